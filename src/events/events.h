@@ -1,0 +1,47 @@
+/*
+ * events: the event log (call_events) and its live delivery.
+ *
+ * Producers (calls, users) call events_append() inside their own open
+ * transaction, right after the state change it describes: the row and the
+ * state change commit or roll back together. The row's seq (bigserial) is
+ * the order every subscriber sees; pg_notify('cs_events', seq) is delivered
+ * by PostgreSQL at commit to every callsvc instance's hub, which reads the
+ * new rows by range (never trusting the notification alone) and fans them
+ * out to WatchEvents subscribers.
+ *
+ * Ownership: events_append copies nothing it keeps; the caller keeps
+ * call_id, user_id, visible_to and payload.
+ */
+#ifndef CS_EVENTS_H
+#define CS_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "callservice/v1/events.pb-c.h"
+#include "common/err.h"
+#include "db/db.h"
+
+/* Appends one event inside the caller's open transaction on db.
+ *   type:       EVENT_TYPE_CALL_* / CALL_NOTE_ADDED / USER_STATUS_CHANGED.
+ *   call_id:    the call's uuid, or NULL (presence events).
+ *   user_id:    the user the event is about or by (presence: that user;
+ *               a note: its author; a call change: who caused it), or NULL.
+ *   visible_to: the users who may see it besides supervisors and admins
+ *               (a call's participants; for presence, the user), n_visible
+ *               uuids; may be NULL when n_visible is 0.
+ *   payload:    the Call, User or CallNote message as it is AFTER the change
+ *               (packed into the row; for CALL_NOTE_ADDED either the CallNote
+ *               or the whole Call with its notes).
+ *   seq_out:    the new row's sequence, may be NULL.
+ * Returns CS_OK, CS_ERR_INVALID for a bad argument (not a uuid, unknown
+ * type), CS_ERR_UNAVAILABLE / CS_ERR_INTERNAL for a database failure (the
+ * caller must roll back). */
+cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *call_id,
+                     const char *user_id, const char *const *visible_to, size_t n_visible,
+                     const ProtobufCMessage *payload, int64_t *seq_out)
+    __attribute__((warn_unused_result));
+
+#endif
