@@ -51,3 +51,12 @@ cs_build() {
   cmake -S "$CS_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="${CS_BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
   cmake --build "$dir" -j"$CS_JOBS"
 }
+
+# The web console's one dependency, the official Socket.IO client, comes from
+# npm at build time and is copied next to the console (clients/web/vendor/).
+cs_web_build() {
+  local web="$CS_ROOT/clients/web"
+  cs_npm_ci "$web"
+  mkdir -p "$web/vendor"
+  cp "$web/node_modules/socket.io-client/dist/socket.io.min.js" "$web/vendor/"
+}
