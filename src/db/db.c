@@ -1,0 +1,357 @@
+/*
+ * db: libpq connection with lazy connect, reconnect, SQLSTATE mapping and
+ * lazily prepared statements. See db.h for the contract.
+ *
+ * Why statements are retried only when marked DB_RETRY and outside a
+ * transaction: when the connection breaks we cannot know whether the
+ * server ran the statement; running a write twice is worse than reporting
+ * UNAVAILABLE once.
+ */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define DB_MAX_PREPARED 64
+
+struct db_conn {
+    char *url;
+    PGconn *pg;
+    int in_tx;
+    const db_stmt *prepared[DB_MAX_PREPARED];
+    int n_prepared;
+    char errmsg[256];
+    char sqlstate[6];
+    char constraint[64];
+};
+
+/* SQLSTATE (exact code or two-character class) => cs_err. First match wins,
+ * so exact codes come before their class. */
+static const struct {
+    const char *code;
+    cs_err err;
+} db__sqlstate_map[] = {
+    {"23505", CS_ERR_EXISTS},        /* unique_violation */
+    {"23503", CS_ERR_PRECONDITION},  /* foreign_key_violation */
+    {"23514", CS_ERR_INVALID},       /* check_violation */
+    {"23502", CS_ERR_INVALID},       /* not_null_violation */
+    {"40001", CS_ERR_ABORTED},       /* serialization_failure */
+    {"40P01", CS_ERR_ABORTED},       /* deadlock_detected */
+    {"55P03", CS_ERR_ABORTED},       /* lock_not_available */
+    {"57014", CS_ERR_DEADLINE},      /* query_canceled (statement_timeout) */
+    {"57P01", CS_ERR_UNAVAILABLE},   /* admin_shutdown */
+    {"57P02", CS_ERR_UNAVAILABLE},   /* crash_shutdown */
+    {"57P03", CS_ERR_UNAVAILABLE},   /* cannot_connect_now */
+    {"53300", CS_ERR_UNAVAILABLE},   /* too_many_connections */
+    {"08", CS_ERR_UNAVAILABLE},      /* connection exceptions */
+    {"22", CS_ERR_INVALID},          /* data exceptions (bad uuid text, ...) */
+};
+
+static const struct {
+    cs_err err;
+    const char *msg;
+} db__public_msgs[] = {
+    {CS_ERR_UNAVAILABLE, "database unavailable"},
+    {CS_ERR_DEADLINE, "database timeout"},
+    {CS_ERR_ABORTED, "concurrent change, please retry"},
+    {CS_ERR_EXISTS, "already exists"},
+    {CS_ERR_INVALID, "invalid value"},
+    {CS_ERR_PRECONDITION, "referenced row does not exist"},
+};
+
+cs_err db_err_from_sqlstate(const char *sqlstate)
+{
+    if (!sqlstate || !*sqlstate)
+        return CS_ERR_UNAVAILABLE;
+    for (size_t i = 0; i < sizeof db__sqlstate_map / sizeof *db__sqlstate_map; i++) {
+        const char *code = db__sqlstate_map[i].code;
+        if (strncmp(sqlstate, code, strlen(code)) == 0)
+            return db__sqlstate_map[i].err;
+    }
+    return CS_ERR_INTERNAL;
+}
+
+const char *db_public_error(cs_err e)
+{
+    for (size_t i = 0; i < sizeof db__public_msgs / sizeof *db__public_msgs; i++)
+        if (db__public_msgs[i].err == e)
+            return db__public_msgs[i].msg;
+    return "internal database error";
+}
+
+db_conn *db_open(const char *url)
+{
+    db_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->url = strdup(url ? url : "");
+    if (!c->url) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void db__drop(db_conn *c)
+{
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->n_prepared = 0;
+}
+
+void db_close(db_conn *c)
+{
+    if (!c)
+        return;
+    db__drop(c);
+    free(c->url);
+    free(c);
+}
+
+static void db__clear_error(db_conn *c)
+{
+    c->errmsg[0] = c->sqlstate[0] = c->constraint[0] = '\0';
+}
+
+/* Copies libpq's message without its trailing newline. */
+static void db__set_errmsg(db_conn *c, const char *m)
+{
+    size_t n;
+    snprintf(c->errmsg, sizeof c->errmsg, "%s", m ? m : "unknown error");
+    n = strlen(c->errmsg);
+    while (n > 0 && (c->errmsg[n - 1] == '\n' || c->errmsg[n - 1] == ' '))
+        c->errmsg[--n] = '\0';
+}
+
+static cs_err db__connect(db_conn *c)
+{
+    /* Our defaults first: later keywords (the URL's own) override them. */
+    static const char *const keys[] = {"connect_timeout", "application_name", "options",
+                                       "keepalives_idle", "keepalives_interval",
+                                       "tcp_user_timeout", "dbname", NULL};
+    const char *vals[] = {"3", "callsvc", "-c statement_timeout=15000", "10", "5", "15000",
+                          c->url, NULL};
+    cs_err rc = CS_OK;
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+        goto out;
+    db__drop(c);
+    c->pg = PQconnectdbParams(keys, vals, 1);
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+        db__set_errmsg(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        log_warn("database connect failed: %s", c->errmsg);
+        db__drop(c);
+        rc = CS_ERR_UNAVAILABLE;
+        goto out;
+    }
+    log_debug("database connected");
+out:
+    return rc;
+}
+
+/* Classifies a failed result (res may be NULL) and drops a broken
+ * connection. Returns the cs_err. */
+static cs_err db__fail(db_conn *c, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    cs_err e;
+    db__set_errmsg(c, (msg && *msg) ? msg : PQerrorMessage(c->pg));
+    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    snprintf(c->constraint, sizeof c->constraint, "%s", cons ? cons : "");
+    if (PQstatus(c->pg) == CONNECTION_BAD) {
+        /* The server went away (or restarted): forget this connection so
+         * the next call reconnects. */
+        log_warn("database connection lost: %s", c->errmsg);
+        db__drop(c);
+        return CS_ERR_UNAVAILABLE;
+    }
+    e = db_err_from_sqlstate(state);
+    if (e == CS_ERR_INTERNAL)
+        log_error("database error %s: %s", c->sqlstate, c->errmsg);
+    return e;
+}
+
+static int db__is_prepared(const db_conn *c, const db_stmt *st)
+{
+    for (int i = 0; i < c->n_prepared; i++)
+        if (c->prepared[i] == st)
+            return 1;
+    return 0;
+}
+
+/* One attempt: connect if needed, prepare if needed, run. */
+static cs_err db__run_once(db_conn *c, const db_stmt *st, const char *sql, int n,
+                           const char *const *params, PGresult **res)
+{
+    PGresult *r = NULL;
+    cs_err rc = db__connect(c);
+    if (rc != CS_OK)
+        goto out;
+    if (st && !db__is_prepared(c, st) && c->n_prepared < DB_MAX_PREPARED) {
+        r = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = db__fail(c, r);
+            goto out;
+        }
+        PQclear(r);
+        r = NULL;
+        c->prepared[c->n_prepared++] = st;
+    }
+    if (st && db__is_prepared(c, st))
+        r = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+    else if (st)
+        r = PQexecParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+    else
+        r = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    if (!r || (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)) {
+        rc = db__fail(c, r);
+        goto out;
+    }
+    if (res) {
+        *res = r;
+        r = NULL;
+    }
+out:
+    if (r)
+        PQclear(r);
+    return rc;
+}
+
+static cs_err db__run(db_conn *c, int flags, const db_stmt *st, const char *sql, int n,
+                      const char *const *params, PGresult **res)
+{
+    int had_conn = c->pg != NULL;
+    int in_tx = c->in_tx;
+    cs_err rc;
+    if (res)
+        *res = NULL;
+    db__clear_error(c);
+    if (in_tx && !c->pg) {
+        /* The connection broke inside a transaction: never carry on with
+         * the rest of it in autocommit on a new connection. */
+        snprintf(c->errmsg, sizeof c->errmsg, "connection lost inside a transaction");
+        return CS_ERR_UNAVAILABLE;
+    }
+    rc = db__run_once(c, st, sql, n, params, res);
+    /* A connection that was fine when last used but is broken now (the
+     * server restarted): one more try on a fresh one, when that is safe. */
+    if (rc == CS_ERR_UNAVAILABLE && had_conn && !c->pg && !in_tx && (flags & DB_RETRY)) {
+        db__clear_error(c);
+        rc = db__run_once(c, st, sql, n, params, res);
+    }
+    return rc;
+}
+
+cs_err db_exec(db_conn *c, int flags, const char *sql, int n, const char *const *params,
+               PGresult **res)
+{
+    return db__run(c, flags, NULL, sql, n, params, res);
+}
+
+cs_err db_exec_stmt(db_conn *c, int flags, const db_stmt *st, const char *const *params,
+                    PGresult **res)
+{
+    return db__run(c, flags, st, NULL, st->nparams, params, res);
+}
+
+cs_err db_exec_script(db_conn *c, const char *sql)
+{
+    PGresult *r = NULL;
+    cs_err rc;
+    db__clear_error(c);
+    rc = db__connect(c);
+    if (rc != CS_OK)
+        goto out;
+    r = PQexec(c->pg, sql);
+    if (!r || (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK))
+        rc = db__fail(c, r);
+out:
+    if (r)
+        PQclear(r);
+    return rc;
+}
+
+cs_err db_begin(db_conn *c)
+{
+    cs_err rc = db__run(c, DB_RETRY, NULL, "BEGIN", 0, NULL, NULL);
+    if (rc == CS_OK)
+        c->in_tx = 1;
+    return rc;
+}
+
+cs_err db_commit(db_conn *c)
+{
+    cs_err rc = db__run(c, 0, NULL, "COMMIT", 0, NULL, NULL);
+    c->in_tx = 0;
+    return rc;
+}
+
+void db_rollback(db_conn *c)
+{
+    PGresult *r;
+    if (!c->pg || PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+        c->in_tx = 0;
+        return;
+    }
+    r = PQexec(c->pg, "ROLLBACK");
+    if (r)
+        PQclear(r);
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        db__drop(c);
+    c->in_tx = 0;
+}
+
+int db_in_transaction(const db_conn *c)
+{
+    return c->in_tx;
+}
+
+cs_err db_ping(db_conn *c)
+{
+    return db__run(c, DB_RETRY, NULL, "SELECT 1", 0, NULL, NULL);
+}
+
+const char *db_errmsg(const db_conn *c)
+{
+    return c->errmsg;
+}
+
+const char *db_sqlstate(const db_conn *c)
+{
+    return c->sqlstate;
+}
+
+const char *db_constraint(const db_conn *c)
+{
+    return c->constraint;
+}
+
+const char *db_get(const PGresult *res, int row, int col)
+{
+    if (!res || row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
+        return NULL;
+    return PQgetvalue(res, row, col);
+}
+
+const char *db_get_str(const PGresult *res, int row, int col)
+{
+    const char *v = db_get(res, row, col);
+    return v ? v : "";
+}
+
+long long db_get_ll(const PGresult *res, int row, int col)
+{
+    const char *v = db_get(res, row, col);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+int db_get_bool(const PGresult *res, int row, int col)
+{
+    const char *v = db_get(res, row, col);
+    return v && v[0] == 't';
+}

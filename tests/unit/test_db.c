@@ -1,0 +1,189 @@
+/*
+ * Unit tests of src/db: the SQLSTATE table and migration file listing
+ * always; against a live PostgreSQL (CS_TEST_DATABASE_URL, a scratch
+ * database: the tests create and drop their own tables) also migrations
+ * applied twice, unique violation => EXISTS, transactions, and
+ * reconnecting after the server killed our session.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+
+static void test_sqlstate_map(void **state)
+{
+    (void)state;
+    assert_int_equal(db_err_from_sqlstate("23505"), CS_ERR_EXISTS);
+    assert_int_equal(db_err_from_sqlstate("23514"), CS_ERR_INVALID);
+    assert_int_equal(db_err_from_sqlstate("22P02"), CS_ERR_INVALID);
+    assert_int_equal(db_err_from_sqlstate("08006"), CS_ERR_UNAVAILABLE);
+    assert_int_equal(db_err_from_sqlstate("57P01"), CS_ERR_UNAVAILABLE);
+    assert_int_equal(db_err_from_sqlstate("40001"), CS_ERR_ABORTED);
+    assert_int_equal(db_err_from_sqlstate("57014"), CS_ERR_DEADLINE);
+    assert_int_equal(db_err_from_sqlstate("42P01"), CS_ERR_INTERNAL);
+    assert_int_equal(db_err_from_sqlstate(""), CS_ERR_UNAVAILABLE);
+    assert_int_equal(db_err_from_sqlstate(NULL), CS_ERR_UNAVAILABLE);
+    assert_string_equal(db_public_error(CS_ERR_UNAVAILABLE), "database unavailable");
+    assert_string_equal(db_public_error(CS_ERR_INTERNAL), "internal database error");
+}
+
+static void test_migration_files(void **state)
+{
+    char **names = NULL;
+    int n = db_migration_files(CS_SQL_DIR, &names);
+    (void)state;
+    assert_true(n >= 1);
+    assert_string_equal(names[0], "0001_users.sql");
+    for (int i = 1; i < n; i++)
+        assert_true(strcmp(names[i - 1], names[i]) < 0);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    assert_int_equal(db_migration_files("/nonexistent/dir", &names), -1);
+    assert_null(names);
+}
+
+static void test_unreachable(void **state)
+{
+    /* Nothing listens on port 1: UNAVAILABLE, no crash, retried lazily. */
+    db_conn *c = db_open("postgresql://127.0.0.1:1/x?connect_timeout=1");
+    PGresult *res = NULL;
+    (void)state;
+    assert_int_equal(db_ping(c), CS_ERR_UNAVAILABLE);
+    assert_int_equal(db_exec(c, DB_RETRY, "SELECT 1", 0, NULL, &res), CS_ERR_UNAVAILABLE);
+    assert_null(res);
+    assert_int_equal(db_begin(c), CS_ERR_UNAVAILABLE);
+    db_rollback(c);
+    assert_true(strlen(db_errmsg(c)) > 0);
+    db_close(c);
+}
+
+static const char *live_url(void)
+{
+    const char *u = getenv("CS_TEST_DATABASE_URL");
+    return (u && *u) ? u : NULL;
+}
+
+static void test_live_basics(void **state)
+{
+    static const db_stmt st = {"test_db_add", "SELECT $1::int + $2::int", 2};
+    const char *p2[] = {"40", "2"};
+    const char *dup[] = {"x"};
+    PGresult *res = NULL;
+    db_conn *c;
+    (void)state;
+    if (!live_url())
+        skip();
+    c = db_open(live_url());
+    assert_int_equal(db_exec_script(c, "DROP TABLE IF EXISTS test_db_t;"
+                                       "CREATE TABLE test_db_t (k text PRIMARY KEY)"),
+                     CS_OK);
+    assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, p2, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 42);
+    assert_null(db_get(res, 5, 0));
+    PQclear(res);
+    /* unique violation => EXISTS with the constraint's name */
+    assert_int_equal(db_exec(c, 0, "INSERT INTO test_db_t VALUES ($1)", 1, dup, NULL), CS_OK);
+    assert_int_equal(db_exec(c, 0, "INSERT INTO test_db_t VALUES ($1)", 1, dup, NULL),
+                     CS_ERR_EXISTS);
+    assert_string_equal(db_sqlstate(c), "23505");
+    assert_string_equal(db_constraint(c), "test_db_t_pkey");
+    /* a rolled back transaction leaves nothing */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_true(db_in_transaction(c));
+    dup[0] = "y";
+    assert_int_equal(db_exec(c, 0, "INSERT INTO test_db_t VALUES ($1)", 1, dup, NULL), CS_OK);
+    db_rollback(c);
+    assert_false(db_in_transaction(c));
+    assert_int_equal(db_exec(c, 0, "SELECT count(*) FROM test_db_t", 0, NULL, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 1);
+    PQclear(res);
+    /* bad uuid text => INVALID */
+    dup[0] = "not-a-uuid";
+    assert_int_equal(db_exec(c, 0, "SELECT $1::uuid", 1, dup, NULL), CS_ERR_INVALID);
+    assert_int_equal(db_exec_script(c, "DROP TABLE test_db_t"), CS_OK);
+    db_close(c);
+}
+
+static void test_live_reconnect(void **state)
+{
+    /* Another session kills ours (as a server restart would): the next
+     * retryable statement reconnects by itself, prepared statements are
+     * prepared again. */
+    static const db_stmt st = {"test_db_pid", "SELECT pg_backend_pid()::text", 0};
+    PGresult *res = NULL;
+    char pid[32];
+    const char *p[1] = {pid};
+    db_conn *c, *killer;
+    (void)state;
+    if (!live_url())
+        skip();
+    c = db_open(live_url());
+    killer = db_open(live_url());
+    assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
+    snprintf(pid, sizeof pid, "%s", db_get_str(res, 0, 0));
+    PQclear(res);
+    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL),
+                     CS_OK);
+    /* not retryable: reports UNAVAILABLE once, then works */
+    assert_int_equal(db_exec(c, 0, "SELECT 1", 0, NULL, NULL), CS_ERR_UNAVAILABLE);
+    assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
+    assert_string_not_equal(db_get_str(res, 0, 0), pid);
+    snprintf(pid, sizeof pid, "%s", db_get_str(res, 0, 0));
+    PQclear(res);
+    /* retryable: transparent */
+    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL),
+                     CS_OK);
+    assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
+    PQclear(res);
+    /* killed inside a transaction: the rest of it fails, never runs in
+     * autocommit on a new connection */
+    assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
+    snprintf(pid, sizeof pid, "%s", db_get_str(res, 0, 0));
+    PQclear(res);
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL),
+                     CS_OK);
+    assert_int_equal(db_exec(c, DB_RETRY, "SELECT 1", 0, NULL, NULL), CS_ERR_UNAVAILABLE);
+    assert_int_equal(db_exec(c, DB_RETRY, "SELECT 1", 0, NULL, NULL), CS_ERR_UNAVAILABLE);
+    db_rollback(c);
+    assert_int_equal(db_ping(c), CS_OK);
+    db_close(killer);
+    db_close(c);
+}
+
+static void test_live_migrate_twice(void **state)
+{
+    db_conn *c;
+    int applied = -1;
+    PGresult *res = NULL;
+    (void)state;
+    if (!live_url())
+        skip();
+    c = db_open(live_url());
+    assert_int_equal(db_migrate(c, CS_SQL_DIR, &applied), CS_OK);
+    assert_int_equal(db_migrate(c, CS_SQL_DIR, &applied), CS_OK);
+    assert_int_equal(applied, 0);
+    assert_int_equal(db_exec(c, 0, "SELECT count(*) FROM schema_migrations", 0, NULL, &res),
+                     CS_OK);
+    assert_true(db_get_ll(res, 0, 0) >= 1);
+    PQclear(res);
+    db_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sqlstate_map),     cmocka_unit_test(test_migration_files),
+        cmocka_unit_test(test_unreachable),      cmocka_unit_test(test_live_basics),
+        cmocka_unit_test(test_live_reconnect),   cmocka_unit_test(test_live_migrate_twice),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
