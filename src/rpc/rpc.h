@@ -78,8 +78,13 @@ void rpc_stream_unref(rpc_stream *s);
 int rpc_stream_send(rpc_stream *s, const ProtobufCMessage *msg);
 /* Messages queued and not yet sent. */
 size_t rpc_stream_queued(const rpc_stream *s);
-/* Ends the stream after the queued messages with status e and message msg. */
+/* Ends the stream after the queued messages with status e and message msg
+ * (msg may be NULL: the status name is sent). Later calls are ignored. */
 void rpc_stream_finish(rpc_stream *s, cs_err e, const char *msg);
+/* Ends the stream now: queued messages are dropped and the client gets
+ * status e with msg at once, even if it is not reading (a slow subscriber
+ * dropped with CS_ERR_RESOURCE). on_close follows on a server thread. */
+void rpc_stream_abort(rpc_stream *s, cs_err e, const char *msg);
 /* on_close(arg) runs once when the stream ends for any reason. Set it in the
  * stream handler before returning. */
 void rpc_stream_on_close(rpc_stream *s, void (*on_close)(void *arg), void *arg);
@@ -87,9 +92,9 @@ void rpc_stream_on_close(rpc_stream *s, void (*on_close)(void *arg), void *arg);
 const char *rpc_stream_request_id(const rpc_stream *s);
 
 typedef struct rpc_server_config {
-    const char *addr;  /* "127.0.0.1:50051" */
-    int workers;       /* worker threads, each with its own completion queue */
-    size_t stream_max_queued; /* per-stream queue bound for rpc_stream_send */
+    const char *addr; /* "127.0.0.1:50051" */
+    int workers;      /* worker threads, each with its own completion queue; <= 0: 2 x cores */
+    size_t stream_max_queued; /* per-stream queue bound for rpc_stream_send; 0: 1024 */
     const rpc_method *methods;
     size_t n_methods;
     void *app;
@@ -97,6 +102,9 @@ typedef struct rpc_server_config {
      * return NULL. worker_fini is called on the same thread at the end. */
     void *(*worker_init)(void *app, int worker_index);
     void (*worker_fini)(void *app, void *worker);
+    /* How long rpc_server_wait_and_free lets in-flight unary calls finish
+     * before cancelling them; 0: 5000 ms. */
+    int shutdown_grace_ms;
 } rpc_server_config;
 
 typedef struct rpc_server rpc_server;
@@ -104,6 +112,8 @@ typedef struct rpc_server rpc_server;
 /* Binds and starts serving on the workers. NULL on failure (logged), e.g.
  * the address is in use. */
 rpc_server *rpc_server_start(const rpc_server_config *cfg);
+/* The TCP port bound (useful with "127.0.0.1:0"). */
+int rpc_server_port(const rpc_server *srv);
 /* Asks the server to stop (safe from a signal-watching thread, not from a
  * signal handler). */
 void rpc_server_request_stop(rpc_server *srv);
