@@ -44,4 +44,38 @@ cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *c
                      const ProtobufCMessage *payload, int64_t *seq_out)
     __attribute__((warn_unused_result));
 
+/*
+ * The hub: one per callsvc process. A listener thread with its own
+ * PostgreSQL connection LISTENs on the events channels, reads new rows by
+ * range and fans them out to the WatchEvents subscribers; a replay thread
+ * with another connection serves resuming subscribers from the table,
+ * builds RESYNC snapshots and prunes rows older than the retention.
+ * Threads meet at the hub's mutex; subscribers are rpc_streams (rpc.h).
+ */
+#include "common/config.h"
+
+typedef struct events_config {
+    int retention_s;      /* EVENTS_RETENTION: rows older than this are pruned */
+    int prune_interval_s; /* EVENTS_PRUNE_INTERVAL */
+    int queue_max;        /* EVENTS_SUBSCRIBER_QUEUE: unsent events before a cut-off */
+    int max_subscribers;  /* EVENTS_MAX_SUBSCRIBERS per instance */
+    int stall_s;          /* EVENTS_REPLAY_STALL: a replay with no progress this long ends */
+} events_config;
+
+/* The config rows (load them with cfg_load into an events_config). */
+extern const cfg_entry events_cfg_table[];
+extern const size_t events_cfg_table_len;
+
+typedef struct events_hub events_hub;
+
+/* Connects the listener once (so that the hub knows the current seq before
+ * serving) and starts the threads. NULL on failure (logged). The hub keeps
+ * copies of db_url and cfg. */
+events_hub *events_hub_start(const char *db_url, const events_config *cfg);
+/* Stops the threads and frees the hub. Call it after the rpc server has
+ * stopped (rpc_server_wait_and_free): every stream's on_close has run. */
+void events_hub_stop(events_hub *hub);
+/* The last seq the hub has read (for tests and logs). */
+int64_t events_hub_seq(events_hub *hub);
+
 #endif

@@ -1,0 +1,26 @@
+/*
+ * events service: the EventService handlers (rpc.h signatures) and the
+ * presence hook the users module calls (svc.h's svc_presence_hook).
+ *
+ * They find the hub in svc_app.events (an events_hub *, set by main.c).
+ * Ownership: as rpc.h says for handlers; the hook borrows everything.
+ */
+#ifndef CS_EVENTS_SERVICE_H
+#define CS_EVENTS_SERVICE_H
+
+#include "callservice/v1/common.pb-c.h"
+#include "db/db.h"
+#include "rpc/rpc.h"
+#include "svc.h"
+
+/* EventService.WatchEvents (server streaming). */
+cs_err events_rpc_watch(rpc_ctx *ctx, const ProtobufCMessage *req, rpc_stream *stream);
+/* EventService.PublishTyping (unary). */
+cs_err events_rpc_publish_typing(rpc_ctx *ctx, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp);
+
+/* svc_presence_hook: appends USER_STATUS_CHANGED for user (visible to the
+ * user and to supervisors/admins) inside the caller's transaction. */
+cs_err events_presence_hook(svc_app *app, db_conn *db, const Callservice__V1__User *user);
+
+#endif
