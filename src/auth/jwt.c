@@ -43,8 +43,7 @@ static long authjwt__b64url_decode(const char *in, size_t n, char *out)
     return (long)o;
 }
 
-cs_err authjwt_sign(const unsigned char *key, size_t keylen, const authjwt_claims *c,
-                    char **token)
+cs_err authjwt_sign(const unsigned char *key, size_t keylen, const authjwt_claims *c, char **token)
 {
     jwt_t *j = NULL;
     cs_err rc = CS_ERR_INTERNAL;

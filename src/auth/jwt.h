@@ -31,8 +31,7 @@ typedef struct authjwt_claims {
 
 /* Signs c (iat and exp as given) with HS256. CS_ERR_INVALID for an empty
  * key, CS_ERR_INTERNAL if libjwt fails. */
-cs_err authjwt_sign(const unsigned char *key, size_t keylen, const authjwt_claims *c,
-                    char **token);
+cs_err authjwt_sign(const unsigned char *key, size_t keylen, const authjwt_claims *c, char **token);
 
 /* Verifies token at time now (seconds since the epoch). CS_OK fills out;
  * otherwise CS_ERR_UNAUTHENTICATED with *why a short static reason

@@ -34,20 +34,20 @@ static const struct {
     const char *code;
     cs_err err;
 } db__sqlstate_map[] = {
-    {"23505", CS_ERR_EXISTS},        /* unique_violation */
-    {"23503", CS_ERR_PRECONDITION},  /* foreign_key_violation */
-    {"23514", CS_ERR_INVALID},       /* check_violation */
-    {"23502", CS_ERR_INVALID},       /* not_null_violation */
-    {"40001", CS_ERR_ABORTED},       /* serialization_failure */
-    {"40P01", CS_ERR_ABORTED},       /* deadlock_detected */
-    {"55P03", CS_ERR_ABORTED},       /* lock_not_available */
-    {"57014", CS_ERR_DEADLINE},      /* query_canceled (statement_timeout) */
-    {"57P01", CS_ERR_UNAVAILABLE},   /* admin_shutdown */
-    {"57P02", CS_ERR_UNAVAILABLE},   /* crash_shutdown */
-    {"57P03", CS_ERR_UNAVAILABLE},   /* cannot_connect_now */
-    {"53300", CS_ERR_UNAVAILABLE},   /* too_many_connections */
-    {"08", CS_ERR_UNAVAILABLE},      /* connection exceptions */
-    {"22", CS_ERR_INVALID},          /* data exceptions (bad uuid text, ...) */
+    {"23505", CS_ERR_EXISTS},       /* unique_violation */
+    {"23503", CS_ERR_PRECONDITION}, /* foreign_key_violation */
+    {"23514", CS_ERR_INVALID},      /* check_violation */
+    {"23502", CS_ERR_INVALID},      /* not_null_violation */
+    {"40001", CS_ERR_ABORTED},      /* serialization_failure */
+    {"40P01", CS_ERR_ABORTED},      /* deadlock_detected */
+    {"55P03", CS_ERR_ABORTED},      /* lock_not_available */
+    {"57014", CS_ERR_DEADLINE},     /* query_canceled (statement_timeout) */
+    {"57P01", CS_ERR_UNAVAILABLE},  /* admin_shutdown */
+    {"57P02", CS_ERR_UNAVAILABLE},  /* crash_shutdown */
+    {"57P03", CS_ERR_UNAVAILABLE},  /* cannot_connect_now */
+    {"53300", CS_ERR_UNAVAILABLE},  /* too_many_connections */
+    {"08", CS_ERR_UNAVAILABLE},     /* connection exceptions */
+    {"22", CS_ERR_INVALID},         /* data exceptions (bad uuid text, ...) */
 };
 
 static const struct {
@@ -130,10 +130,10 @@ static void db__set_errmsg(db_conn *c, const char *m)
 static cs_err db__connect(db_conn *c)
 {
     /* Our defaults first: later keywords (the URL's own) override them. */
-    static const char *const keys[] = {"connect_timeout", "application_name", "options",
-                                       "keepalives_idle", "keepalives_interval",
-                                       "tcp_user_timeout", "dbname", NULL};
-    const char *vals[] = {"3", "callsvc", "-c statement_timeout=15000", "10", "5", "15000",
+    static const char *const keys[] = {
+        "connect_timeout",     "application_name", "options", "keepalives_idle",
+        "keepalives_interval", "tcp_user_timeout", "dbname",  NULL};
+    const char *vals[] = {"3",    "callsvc", "-c statement_timeout=15000", "10", "5", "15000",
                           c->url, NULL};
     cs_err rc = CS_OK;
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK)

@@ -86,9 +86,9 @@ const char *db_public_error(cs_err e);
 cs_err db_err_from_sqlstate(const char *sqlstate);
 
 /* Result helpers. The strings returned point into res. */
-const char *db_get(const PGresult *res, int row, int col); /* NULL for SQL NULL */
+const char *db_get(const PGresult *res, int row, int col);     /* NULL for SQL NULL */
 const char *db_get_str(const PGresult *res, int row, int col); /* "" for SQL NULL */
-long long db_get_ll(const PGresult *res, int row, int col); /* 0 for NULL / bad */
+long long db_get_ll(const PGresult *res, int row, int col);    /* 0 for NULL / bad */
 int db_get_bool(const PGresult *res, int row, int col);
 
 /* Migrations: applies <dir>/NNNN_name.sql files not yet recorded in

@@ -57,8 +57,8 @@ static void test_issue_identify(void **state)
 
 static void test_bad_headers(void **state)
 {
-    static const char *const bad[] = {NULL, "", "Bearer", "Bearer ", "Basic YWxhZGRpbjpvcGVu",
-                                      "Token abc", "Bearer abc.def.ghi"};
+    static const char *const bad[] = {
+        NULL, "", "Bearer", "Bearer ", "Basic YWxhZGRpbjpvcGVu", "Token abc", "Bearer abc.def.ghi"};
     char msg[128];
     auth_identity id;
     (void)state;
@@ -82,11 +82,10 @@ static void test_require(void **state)
     assert_int_equal(auth_require(&agent, AUTH_ROLE_BIT(AUTH_ROLE_ADMIN), msg, sizeof msg),
                      CS_ERR_PERMISSION);
     assert_string_equal(msg, "permission denied: requires role admin");
-    assert_int_equal(auth_require(&agent,
-                                  AUTH_ROLE_BIT(AUTH_ROLE_ADMIN) |
-                                      AUTH_ROLE_BIT(AUTH_ROLE_SUPERVISOR),
-                                  msg, sizeof msg),
-                     CS_ERR_PERMISSION);
+    assert_int_equal(
+        auth_require(&agent, AUTH_ROLE_BIT(AUTH_ROLE_ADMIN) | AUTH_ROLE_BIT(AUTH_ROLE_SUPERVISOR),
+                     msg, sizeof msg),
+        CS_ERR_PERMISSION);
     assert_string_equal(msg, "permission denied: requires role admin or supervisor");
     assert_false(auth_sees_all(&agent));
     assert_true(auth_sees_all(&admin));

@@ -130,8 +130,7 @@ static void test_live_reconnect(void **state)
     assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
     snprintf(pid, sizeof pid, "%s", db_get_str(res, 0, 0));
     PQclear(res);
-    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL),
-                     CS_OK);
+    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL), CS_OK);
     /* not retryable: reports UNAVAILABLE once, then works */
     assert_int_equal(db_exec(c, 0, "SELECT 1", 0, NULL, NULL), CS_ERR_UNAVAILABLE);
     assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
@@ -139,8 +138,7 @@ static void test_live_reconnect(void **state)
     snprintf(pid, sizeof pid, "%s", db_get_str(res, 0, 0));
     PQclear(res);
     /* retryable: transparent */
-    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL),
-                     CS_OK);
+    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL), CS_OK);
     assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
     PQclear(res);
     /* killed inside a transaction: the rest of it fails, never runs in
@@ -149,8 +147,7 @@ static void test_live_reconnect(void **state)
     snprintf(pid, sizeof pid, "%s", db_get_str(res, 0, 0));
     PQclear(res);
     assert_int_equal(db_begin(c), CS_OK);
-    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL),
-                     CS_OK);
+    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL), CS_OK);
     assert_int_equal(db_exec(c, DB_RETRY, "SELECT 1", 0, NULL, NULL), CS_ERR_UNAVAILABLE);
     assert_int_equal(db_exec(c, DB_RETRY, "SELECT 1", 0, NULL, NULL), CS_ERR_UNAVAILABLE);
     db_rollback(c);
@@ -171,8 +168,7 @@ static void test_live_migrate_twice(void **state)
     assert_int_equal(db_migrate(c, CS_SQL_DIR, &applied), CS_OK);
     assert_int_equal(db_migrate(c, CS_SQL_DIR, &applied), CS_OK);
     assert_int_equal(applied, 0);
-    assert_int_equal(db_exec(c, 0, "SELECT count(*) FROM schema_migrations", 0, NULL, &res),
-                     CS_OK);
+    assert_int_equal(db_exec(c, 0, "SELECT count(*) FROM schema_migrations", 0, NULL, &res), CS_OK);
     assert_true(db_get_ll(res, 0, 0) >= 1);
     PQclear(res);
     db_close(c);
@@ -181,9 +177,9 @@ static void test_live_migrate_twice(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sqlstate_map),     cmocka_unit_test(test_migration_files),
-        cmocka_unit_test(test_unreachable),      cmocka_unit_test(test_live_basics),
-        cmocka_unit_test(test_live_reconnect),   cmocka_unit_test(test_live_migrate_twice),
+        cmocka_unit_test(test_sqlstate_map),   cmocka_unit_test(test_migration_files),
+        cmocka_unit_test(test_unreachable),    cmocka_unit_test(test_live_basics),
+        cmocka_unit_test(test_live_reconnect), cmocka_unit_test(test_live_migrate_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,11 +15,10 @@
 
 static const unsigned char KEY[] = "0123456789abcdef0123456789abcdef-test-key";
 #define KEYLEN (sizeof KEY - 1)
-#define NOW 1800000000
+#define NOW    1800000000
 
 /* A token made directly with libjwt: any alg, any key, optional nbf. */
-static char *make_token(jwt_alg_t alg, const unsigned char *key, size_t keylen, long exp,
-                        long nbf)
+static char *make_token(jwt_alg_t alg, const unsigned char *key, size_t keylen, long exp, long nbf)
 {
     jwt_t *j = NULL;
     char *t;
@@ -168,10 +167,10 @@ static void test_garbage(void **state)
         "eyJhbGciOiJIUzI1NiJ9.e30.",
         ".e30.abc",
         "!!!.###.$$$",
-        "eyJhbGciOiJIUzI1NiJ9.e30.abc",       /* valid header, wrong sig */
-        "bm90IGpzb24.e30.abc",                 /* header not JSON */
-        "WyJIUzI1NiJd.e30.abc",                /* header is an array */
-        "eyJhbGciOjI1Nn0.e30.abc",             /* alg not a string */
+        "eyJhbGciOiJIUzI1NiJ9.e30.abc", /* valid header, wrong sig */
+        "bm90IGpzb24.e30.abc",          /* header not JSON */
+        "WyJIUzI1NiJd.e30.abc",         /* header is an array */
+        "eyJhbGciOjI1Nn0.e30.abc",      /* alg not a string */
     };
     char *huge = malloc(AUTHJWT_MAX_LEN + 100);
     (void)state;
@@ -221,12 +220,12 @@ static void test_empty_key_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sign_verify),     cmocka_unit_test(test_libjwt_hs256_accepted),
-        cmocka_unit_test(test_expired),         cmocka_unit_test(test_nbf_future),
-        cmocka_unit_test(test_other_algs),      cmocka_unit_test(test_alg_none),
-        cmocka_unit_test(test_rs256_header),    cmocka_unit_test(test_other_key),
+        cmocka_unit_test(test_sign_verify),      cmocka_unit_test(test_libjwt_hs256_accepted),
+        cmocka_unit_test(test_expired),          cmocka_unit_test(test_nbf_future),
+        cmocka_unit_test(test_other_algs),       cmocka_unit_test(test_alg_none),
+        cmocka_unit_test(test_rs256_header),     cmocka_unit_test(test_other_key),
         cmocka_unit_test(test_tampered_payload), cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_missing_claims),  cmocka_unit_test(test_empty_key_refused),
+        cmocka_unit_test(test_missing_claims),   cmocka_unit_test(test_empty_key_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

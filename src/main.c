@@ -1,0 +1,243 @@
+/*
+ * callsvc: the call service.
+ *
+ *   callsvc serve     gRPC on GRPC_ADDR until SIGTERM/SIGINT
+ *   callsvc migrate   apply sql/migrations (idempotent)
+ *   callsvc seed      first admin and demo users (idempotent)
+ *   callsvc help      usage and every environment variable
+ *
+ * Signals: SIGINT/SIGTERM are blocked in every thread (before any thread
+ * starts) and taken by the main thread with sigtimedwait, which doubles as
+ * the health check's timer: between signals it pings the database and
+ * sets the health status SERVING / NOT_SERVING. No work happens in a
+ * signal handler.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "db/db.h"
+#include "rpc/health.h"
+#include "rpc/rpc.h"
+#include "svc.h"
+#include "users/users.h"
+
+/* The services the health service reports besides "" (the server). */
+static const char *const svc__health_names[] = {
+    "",
+    "callservice.v1.UserService",
+    "callservice.v1.CallService",
+    "callservice.v1.EventService",
+};
+
+static void *svc__worker_init(void *app, int index)
+{
+    svc_app *a = app;
+    svc_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->index = index;
+    w->db = db_open(a->cfg.database_url);
+    if (!w->db) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void svc__worker_fini(void *app, void *worker)
+{
+    svc_worker *w = worker;
+    (void)app;
+    if (!w)
+        return;
+    db_close(w->db);
+    free(w);
+}
+
+static void svc__set_health(health_status st)
+{
+    for (size_t i = 0; i < sizeof svc__health_names / sizeof *svc__health_names; i++)
+        health_set_status(svc__health_names[i], st);
+}
+
+/* Opens a connection for a one-shot command, waiting up to ~10 s for the
+ * database to accept connections (scripts start it just before). */
+static db_conn *svc__connect_wait(const svc_app *app)
+{
+    db_conn *db = db_open(app->cfg.database_url);
+    for (int i = 0; db && i < 40; i++) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        if (db_ping(db) == CS_OK)
+            return db;
+        nanosleep(&ts, NULL);
+    }
+    if (db)
+        log_error("database unavailable: %s", db_errmsg(db));
+    db_close(db);
+    return NULL;
+}
+
+static int svc__migrate(svc_app *app)
+{
+    char dir[4096];
+    int applied = 0;
+    db_conn *db = svc__connect_wait(app);
+    cs_err rc;
+    if (!db)
+        return 1;
+    snprintf(dir, sizeof dir, "%s/migrations", app->cfg.sql_dir);
+    rc = db_migrate(db, dir, &applied);
+    db_close(db);
+    if (rc != CS_OK) {
+        log_error("migrate failed (%s)", cs_err_name(rc));
+        return 1;
+    }
+    printf("migrations: %d applied, schema up to date (%s)\n", applied, dir);
+    return 0;
+}
+
+static int svc__seed(svc_app *app)
+{
+    db_conn *db = svc__connect_wait(app);
+    int rc;
+    if (!db)
+        return 1;
+    rc = users_seed(app, db, stdout);
+    db_close(db);
+    return rc == 0 ? 0 : 1;
+}
+
+static int svc__serve(svc_app *app)
+{
+    rpc_server_config rc = {0};
+    rpc_server *srv = NULL;
+    db_conn *probe = NULL;
+    sigset_t set;
+    int last = -1;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Before any thread exists, so that every thread inherits the mask. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc.addr = app->cfg.grpc_addr;
+    rc.workers = app->cfg.workers;
+    rc.stream_max_queued = (size_t)app->cfg.stream_max_queued;
+    rc.methods = svc_methods(&rc.n_methods);
+    rc.app = app;
+    rc.worker_init = svc__worker_init;
+    rc.worker_fini = svc__worker_fini;
+
+    svc__set_health(HEALTH_NOT_SERVING);
+    probe = db_open(app->cfg.database_url);
+    if (!probe)
+        return 1;
+    srv = rpc_server_start(&rc);
+    if (!srv) {
+        db_close(probe);
+        return 1;
+    }
+    log_info("callsvc serving on %s with %d workers", app->cfg.grpc_addr, app->cfg.workers);
+    for (;;) {
+        struct timespec ts = {app->cfg.health_interval_ms / 1000,
+                              (long)(app->cfg.health_interval_ms % 1000) * 1000000L};
+        int up = db_ping(probe) == CS_OK;
+        int sig;
+        if (up != last) {
+            svc__set_health(up ? HEALTH_SERVING : HEALTH_NOT_SERVING);
+            if (up)
+                log_info("database reachable: SERVING");
+            else
+                log_warn("database unreachable: NOT_SERVING (%s)", db_errmsg(probe));
+            last = up;
+        }
+        sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("signal %d: shutting down", sig);
+            break;
+        }
+        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            log_error("sigtimedwait: %s", strerror(errno));
+            break;
+        }
+    }
+    health_set_all(HEALTH_NOT_SERVING);
+    rpc_server_request_stop(srv);
+    rpc_server_wait_and_free(srv);
+    health_reset();
+    db_close(probe);
+    log_info("callsvc stopped");
+    return 0;
+}
+
+static void svc__usage(FILE *out)
+{
+    fprintf(out, "usage: callsvc serve|migrate|seed|help\n\n"
+                 "  serve    serve gRPC on GRPC_ADDR until SIGTERM/SIGINT\n"
+                 "  migrate  apply SQL_DIR/migrations/NNNN_*.sql not applied yet\n"
+                 "  seed     create the admin (ADMIN_EMAIL/ADMIN_PASSWORD) and demo users\n"
+                 "  help     this text\n\n"
+                 "environment:\n");
+    svc_config_print_help(out);
+}
+
+static const struct {
+    const char *name;
+    int (*run)(svc_app *app);
+} svc__commands[] = {
+    {"serve", svc__serve},
+    {"migrate", svc__migrate},
+    {"seed", svc__seed},
+};
+
+int main(int argc, char **argv)
+{
+    svc_app app;
+    char err[256];
+    int (*run)(svc_app *) = NULL;
+    int rc = 2;
+
+    memset(&app, 0, sizeof app);
+    if (argc != 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        svc__usage(argc == 2 ? stdout : stderr);
+        return argc == 2 ? 0 : 2;
+    }
+    for (size_t i = 0; i < sizeof svc__commands / sizeof *svc__commands; i++)
+        if (strcmp(argv[1], svc__commands[i].name) == 0)
+            run = svc__commands[i].run;
+    if (!run) {
+        fprintf(stderr, "callsvc: unknown command '%s'\n", argv[1]);
+        svc__usage(stderr);
+        return 2;
+    }
+    if (svc_config_load(&app.cfg, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "callsvc: configuration: %s\n", err);
+        return 2;
+    }
+    if (log_init("callsvc", (log_level)log_level_parse(app.cfg.log_level),
+                 (app.cfg.log_dir && *app.cfg.log_dir) ? app.cfg.log_dir : NULL) != 0)
+        log_warn("cannot open log files in %s; logging to stderr only", app.cfg.log_dir);
+    if (app.cfg.dev_mode && strlen(app.cfg.jwt_secret) < SVC_JWT_SECRET_MIN)
+        log_warn("DEV_MODE: JWT_SECRET is missing or short; tokens are NOT secure");
+    /* argon2 allocates 19 MiB per hash; a fixed mmap threshold makes glibc
+     * give that back to the system after each hash instead of keeping it
+     * in the heap (the dynamic threshold would rise to 19 MiB). */
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    app.jwt.key = (const unsigned char *)app.cfg.jwt_secret;
+    app.jwt.len = strlen(app.cfg.jwt_secret);
+    app.jwt.expires_in = app.cfg.jwt_expires_in;
+    app.on_presence = NULL; /* events module: see svc.h */
+    rc = run(&app);
+    svc_config_free(&app.cfg);
+    log_shutdown();
+    return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * methods: the whole contract as one table, read by rpc_server_start. A
+ * row with neither handler answers UNIMPLEMENTED; the calls and events
+ * modules fill their rows in as they land. protoc-c does not mark
+ * streaming methods, so the table says which rows stream.
+ */
+#include <stddef.h>
+
+#include "callservice/v1/calls.pb-c.h"
+#include "callservice/v1/events.pb-c.h"
+#include "callservice/v1/users.pb-c.h"
+#include "rpc/health.h"
+#include "svc.h"
+#include "users/users.h"
+
+#define U(m, req, resp, fn)                                                                        \
+    {                                                                                              \
+        "/callservice.v1.UserService/" m, &callservice__v1__##req##__descriptor,                   \
+            &callservice__v1__##resp##__descriptor, fn, NULL                                       \
+    }
+#define C(m, req, resp, fn)                                                                        \
+    {                                                                                              \
+        "/callservice.v1.CallService/" m, &callservice__v1__##req##__descriptor,                   \
+            &callservice__v1__##resp##__descriptor, fn, NULL                                       \
+    }
+#define E(m, req, resp, ufn, sfn)                                                                  \
+    {                                                                                              \
+        "/callservice.v1.EventService/" m, &callservice__v1__##req##__descriptor,                  \
+            &callservice__v1__##resp##__descriptor, ufn, sfn                                       \
+    }
+
+static const rpc_method svc__app_methods[] = {
+    U("Register", register_request, auth_response, users_register),
+    U("Login", login_request, auth_response, users_login),
+    U("GetProfile", get_profile_request, user, users_get_profile),
+    U("UpdateProfile", update_profile_request, user, users_update_profile),
+    U("ListUsers", list_users_request, list_users_response, users_list),
+    U("CreateUser", create_user_request, user, users_create),
+    U("GetUser", get_user_request, user, users_get),
+    U("UpdateUser", update_user_request, user, users_update),
+    U("DeleteUser", delete_user_request, delete_user_response, users_delete),
+    U("SetStatus", set_status_request, user, users_set_status),
+
+    C("MakeCall", make_call_request, call, NULL),
+    C("AnswerCall", answer_call_request, call, NULL),
+    C("HangupCall", hangup_call_request, call, NULL),
+    C("TransferCall", transfer_call_request, call, NULL),
+    C("GetCall", get_call_request, call, NULL),
+    C("ListCallHistory", list_call_history_request, list_call_history_response, NULL),
+    C("ListActiveCalls", list_active_calls_request, list_active_calls_response, NULL),
+    C("GetCallStatistics", get_call_statistics_request, call_statistics, NULL),
+    C("AddCallNote", add_call_note_request, call_note, NULL),
+
+    E("WatchEvents", watch_events_request, event, NULL, NULL),
+    E("PublishTyping", publish_typing_request, publish_typing_response, NULL, NULL),
+};
+
+#define SVC_N_APP (sizeof svc__app_methods / sizeof *svc__app_methods)
+
+/* The app rows followed by health's rows (another translation unit's
+ * array, so they are copied in at start). */
+static rpc_method svc__all[SVC_N_APP + 8];
+
+const rpc_method *svc_methods(size_t *n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < SVC_N_APP; i++)
+        svc__all[k++] = svc__app_methods[i];
+    for (size_t i = 0; i < health_methods_count && k < sizeof svc__all / sizeof *svc__all; i++)
+        svc__all[k++] = health_methods[i];
+    *n = k;
+    return svc__all;
+}
