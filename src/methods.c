@@ -9,6 +9,7 @@
 #include "callservice/v1/calls.pb-c.h"
 #include "callservice/v1/events.pb-c.h"
 #include "callservice/v1/users.pb-c.h"
+#include "events/service.h"
 #include "rpc/health.h"
 #include "svc.h"
 #include "users/users.h"
@@ -51,8 +52,9 @@ static const rpc_method svc__app_methods[] = {
     C("GetCallStatistics", get_call_statistics_request, call_statistics, NULL),
     C("AddCallNote", add_call_note_request, call_note, NULL),
 
-    E("WatchEvents", watch_events_request, event, NULL, NULL),
-    E("PublishTyping", publish_typing_request, publish_typing_response, NULL, NULL),
+    E("WatchEvents", watch_events_request, event, NULL, events_rpc_watch),
+    E("PublishTyping", publish_typing_request, publish_typing_response,
+      events_rpc_publish_typing, NULL),
 };
 
 #define SVC_N_APP (sizeof svc__app_methods / sizeof *svc__app_methods)

@@ -25,6 +25,30 @@
 
 enum { EVENTS_NOTIFY_MAX = 7999 };
 
+int events_service_start(svc_app *app)
+{
+    events_config cfg;
+    char err[256];
+
+    if (cfg_load(events_cfg_table, events_cfg_table_len, &cfg, err, sizeof err) != 0) {
+        log_error("events configuration: %s", err);
+        return -1;
+    }
+    app->events = events_hub_start(app->cfg.database_url, &cfg);
+    cfg_free(events_cfg_table, events_cfg_table_len, &cfg);
+    if (app->events == NULL)
+        return -1;
+    app->on_presence = events_presence_hook;
+    return 0;
+}
+
+void events_service_stop(svc_app *app)
+{
+    events_hub_stop(app->events);
+    app->events = NULL;
+    app->on_presence = NULL;
+}
+
 cs_err events_rpc_watch(rpc_ctx *ctx, const ProtobufCMessage *req, rpc_stream *stream)
 {
     const Callservice__V1__WatchEventsRequest *r = (const Callservice__V1__WatchEventsRequest *)req;

@@ -13,6 +13,13 @@
 #include "rpc/rpc.h"
 #include "svc.h"
 
+/* For callsvc serve (main.c): loads the EVENTS_* configuration, starts the
+ * hub into app->events and points app->on_presence at
+ * events_presence_hook. Call it before rpc_server_start. 0, or -1 (logged). */
+int events_service_start(svc_app *app);
+/* Stops the hub; call it after rpc_server_wait_and_free. */
+void events_service_stop(svc_app *app);
+
 /* EventService.WatchEvents (server streaming). */
 cs_err events_rpc_watch(rpc_ctx *ctx, const ProtobufCMessage *req, rpc_stream *stream);
 /* EventService.PublishTyping (unary). */
