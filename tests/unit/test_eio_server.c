@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fake_eio.h"
+#include "test_eio_fake.h"
 
 typedef struct app {
     int opens, closes, messages;
