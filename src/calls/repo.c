@@ -851,15 +851,15 @@ static const db_stmt calls__hist_user_stmt = {
                                                                         "LIMIT $8::int8 OFFSET "
                                                                         "$9::int8",
     9};
-static const db_stmt
-    calls__hist_all_stmt = {"calls_hist_all",
-                            "SELECT " CALLS__COLS " FROM calls c"
-                            " WHERE $1::uuid IS NULL" CALLS__FILTERS(
-                                "c.created_at") " AND ($6::int8 IS NULL OR (c.created_at, c.id) < "
-                                                "(" TS(6) ", $7::uuid))"
-                                                          " ORDER BY c.created_at DESC, c.id DESC "
-                                                          "LIMIT $8::int8 OFFSET $9::int8",
-                            9};
+static const db_stmt calls__hist_all_stmt = {
+    "calls_hist_all",
+    "SELECT " CALLS__COLS " FROM calls c"
+    " WHERE $1::uuid IS NULL" CALLS__FILTERS(
+        "c.created_at") " AND ($6::int8 IS NULL OR (c.created_at, c.id) < "
+                        "(" TS(6) ", $7::uuid))"
+                                  " ORDER BY c.created_at DESC, c.id DESC "
+                                  "LIMIT $8::int8 OFFSET $9::int8",
+    9};
 static const db_stmt calls__count_user_stmt = {
     "calls_count_user",
     "SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id"

@@ -1,0 +1,1314 @@
+/*
+ * calls/flow: the call flows over ARI, on the module's flow workers.
+ *
+ * Why workers of our own: ARI events arrive on the WebSocket thread, which
+ * must not wait on the database, and the changes of one call must happen
+ * in order. Each call id hashes to one worker; that worker's queue holds
+ * the call's ARI events, the RPC commands that change it and the
+ * reconciliation pass, so they never race. Each step is one transaction:
+ * the call row locked FOR UPDATE, the ARI requests the step needs, the row
+ * saved (version + 1) and its call_events row appended, commit.
+ *
+ * What Asterisk does (shared/ari/README.md) decides the shape:
+ *  - Legs are made with POST /channels/create then /dial, never originate:
+ *    a created channel is in Stasis while it rings, so it can be answered,
+ *    rung or bridged at any time. Ids are ours: "<call>.a", ".b", ".t<n>"
+ *    (the ";2" halves of Local channels: the same with "o" appended, and
+ *    their events are dropped).
+ *  - A dial that times out ends with ChannelDestroyed cause 19 and no final
+ *    Dial event, so a leg's fate is taken from the Dial status when there
+ *    is one and from ChannelDestroyed / ChannelHangupRequest causes
+ *    otherwise. A busy leg stays in Stasis: it is hung up by us.
+ *  - A leg answers once: "Up" can be reported by both ChannelStateChange
+ *    and Dial ANSWER; the caller_up / callee_up flags in the row make the
+ *    second a no-op, so a destination is never dialled twice.
+ *  - An inbound channel (from the dialplan) gets no ChannelDestroyed after
+ *    StasisEnd, so its ChannelHangupRequest or StasisEnd ends its leg.
+ *  - Blind transfer: the transferring leg is hung up, the target is made
+ *    with create + dial and added to the call's bridge when it answers
+ *    (redirect does nothing on Local channels).
+ *  - ARI's own DELETE shows as ChannelHangupRequest soft: ignored; the call
+ *    is already ended by whoever asked.
+ */
+#include "calls/internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "events/events.h"
+
+#define EV(x) CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_##x
+
+typedef enum calls_job_kind { JOB_EVENT, JOB_CMD, JOB_RECONCILE } calls_job_kind;
+
+typedef struct calls_job {
+    struct calls_job *next;
+    calls_job_kind kind;
+    char key[40];     /* the call's id */
+    bool inbound_new; /* EVENT: an inbound StasisStart; key is the new call's id */
+    ari_event *ev;    /* EVENT: owned by the job */
+    calls_cmd *cmd;   /* CMD: owned by the waiting rpc thread */
+    pthread_mutex_t *done_lock;
+    pthread_cond_t *done_cond;
+    bool *done;
+} calls_job;
+
+typedef struct calls_worker {
+    calls_module *m;
+    int index;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    calls_job *head, *tail;
+    bool stop;
+    db_conn *db;
+} calls_worker;
+
+/* Inbound callers' channels (named by Asterisk) -> their call's id. A
+ * routing cache only: rebuilt from the database by reconciliation. */
+#define ROUTE_BUCKETS 1024
+typedef struct calls_route {
+    struct calls_route *next;
+    char *channel;
+    char call_id[40];
+} calls_route;
+
+struct calls_module {
+    char *database_url, *app, *device_tmpl, *outbound_tmpl;
+    int ring_timeout_s;
+    int n_workers;
+    calls_worker *workers;
+    ari_client *ari;
+    pthread_mutex_t route_lock;
+    calls_route *routes[ROUTE_BUCKETS];
+};
+
+typedef enum calls_leg { LEG_NONE, LEG_CALLER, LEG_CALLEE, LEG_PENDING } calls_leg;
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+
+static const cfg_entry calls__env[] = {
+    {"RING_TIMEOUT_S", CFG_INT, offsetof(calls_options, ring_timeout_s), "30", 1, 600,
+     "seconds a leg rings before it counts as no answer"},
+    {"CALLS_FLOW_WORKERS", CFG_INT, offsetof(calls_options, flow_workers), "4", 1, 64,
+     "threads running call flows (a call always runs on the same one)"},
+};
+
+int calls_options_from_env(calls_options *o, char *err, size_t errlen)
+{
+    return cfg_load(calls__env, sizeof calls__env / sizeof *calls__env, o, err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+
+static unsigned calls__hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static calls_worker *calls__worker_of(calls_module *m, const char *call_id)
+{
+    return &m->workers[calls__hash(call_id) % (unsigned)m->n_workers];
+}
+
+/* "<uuid>.<suffix>": one of ours. key gets the uuid, *suffix the rest. */
+static bool calls__own_id(const char *id, char key[40], const char **suffix)
+{
+    if (!id || strlen(id) < 38 || id[36] != '.')
+        return false;
+    memcpy(key, id, 36);
+    key[36] = '\0';
+    if (!calls_is_uuid(key))
+        return false;
+    *suffix = id + 37;
+    return true;
+}
+
+static void calls__route_put(calls_module *m, const char *channel, const char *call_id)
+{
+    unsigned b = calls__hash(channel) % ROUTE_BUCKETS;
+    calls_route *r;
+    pthread_mutex_lock(&m->route_lock);
+    for (r = m->routes[b]; r; r = r->next)
+        if (strcmp(r->channel, channel) == 0)
+            break;
+    if (!r && (r = calloc(1, sizeof *r)) != NULL) {
+        r->channel = strdup(channel);
+        if (!r->channel) {
+            free(r);
+            r = NULL;
+        } else {
+            r->next = m->routes[b];
+            m->routes[b] = r;
+        }
+    }
+    if (r)
+        snprintf(r->call_id, sizeof r->call_id, "%s", call_id);
+    pthread_mutex_unlock(&m->route_lock);
+}
+
+static bool calls__route_get(calls_module *m, const char *channel, char call_id[40])
+{
+    unsigned b = calls__hash(channel) % ROUTE_BUCKETS;
+    bool found = false;
+    pthread_mutex_lock(&m->route_lock);
+    for (calls_route *r = m->routes[b]; r; r = r->next)
+        if (strcmp(r->channel, channel) == 0) {
+            memcpy(call_id, r->call_id, 40);
+            found = true;
+            break;
+        }
+    pthread_mutex_unlock(&m->route_lock);
+    return found;
+}
+
+static void calls__route_del(calls_module *m, const char *channel)
+{
+    unsigned b = calls__hash(channel) % ROUTE_BUCKETS;
+    pthread_mutex_lock(&m->route_lock);
+    for (calls_route **p = &m->routes[b]; *p; p = &(*p)->next)
+        if (strcmp((*p)->channel, channel) == 0) {
+            calls_route *r = *p;
+            *p = r->next;
+            free(r->channel);
+            free(r);
+            break;
+        }
+    pthread_mutex_unlock(&m->route_lock);
+}
+
+static void calls__set_str(char **field, const char *v)
+{
+    char *copy = calls_strdup(v);
+    if (!copy)
+        return; /* out of memory: keep the old value */
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    *field = copy;
+}
+
+static calls_leg calls__leg_of(const call_rec *r, const char *channel)
+{
+    if (!channel || !*channel)
+        return LEG_NONE;
+    if (strcmp(r->call->caller_channel_id, channel) == 0)
+        return LEG_CALLER;
+    if (strcmp(r->call->callee_channel_id, channel) == 0)
+        return LEG_CALLEE;
+    if (strcmp(r->pending_channel_id, channel) == 0)
+        return LEG_PENDING;
+    return LEG_NONE;
+}
+
+static void calls__hangup_quiet(calls_module *m, const char *channel, const char *reason)
+{
+    ari_error err;
+    cs_err rc;
+    if (!channel || !*channel)
+        return;
+    rc = ari_channel_hangup(m->ari, channel, reason, &err);
+    if (rc != CS_OK && rc != CS_ERR_NOT_FOUND)
+        log_warn("calls: hangup %s: %s (%d %s)", channel, cs_err_name(rc), err.http_status,
+                 err.message);
+}
+
+/* The endpoint of a destination: a user's device, or an outside number. */
+static cs_err calls__endpoint(calls_module *m, const char *extension, const char *number, char *out,
+                              size_t outlen)
+{
+    if (extension && *extension)
+        return ari_endpoint_format(m->device_tmpl, "ext", extension, out, outlen);
+    return ari_endpoint_format(m->outbound_tmpl, "number", number, out, outlen);
+}
+
+/* create + dial of a leg named "<call>.<leg>"; the leg then rings. */
+static cs_err calls__dial_leg(calls_module *m, const char *call_id, const char *leg,
+                              const char *endpoint, const char *caller_channel, char *id_out,
+                              size_t idlen, ari_error *err)
+{
+    char other[96], args[96];
+    ari_originate o = {0};
+    cs_err rc;
+    snprintf(id_out, idlen, "%s.%s", call_id, leg);
+    snprintf(other, sizeof other, "%s.%so", call_id, leg);
+    snprintf(args, sizeof args, "%s,%s", call_id, leg);
+    o.endpoint = endpoint;
+    o.app = m->app;
+    o.app_args = args;
+    o.channel_id = id_out;
+    o.other_channel_id = other;
+    o.originator = caller_channel && *caller_channel ? caller_channel : NULL;
+    rc = ari_channel_create(m->ari, &o, NULL, err);
+    if (rc != CS_OK)
+        return rc;
+    rc = ari_channel_dial(m->ari, id_out, o.originator, m->ring_timeout_s, err);
+    if (rc != CS_OK)
+        calls__hangup_quiet(m, id_out, NULL);
+    return rc;
+}
+
+/* Appends the call's event (the Call after the change, with children). */
+static cs_err calls__emit(db_conn *db, call_rec *r, Callservice__V1__EventType type,
+                          const char *actor)
+{
+    char **parties = NULL;
+    size_t n = 0;
+    cs_err rc = calls_repo_load_children(db, r);
+    if (rc == CS_OK)
+        rc = calls_repo_parties(db, r->call->id, &parties, &n);
+    if (rc == CS_OK)
+        rc = events_append(db, type, r->call->id, actor && *actor ? actor : NULL,
+                           (const char *const *)parties, n, &r->call->base, NULL);
+    calls_repo_free_ids(parties, n);
+    return rc;
+}
+
+static cs_err calls__save_emit(calls_worker *w, call_rec *r, Callservice__V1__EventType type,
+                               const char *actor)
+{
+    cs_err rc = calls_repo_save(w->db, r);
+    if (rc == CS_OK && type != EV(UNSPECIFIED))
+        rc = calls__emit(w->db, r, type, actor);
+    return rc;
+}
+
+/* Moves r by `in` (RING or ANSWER) and saves it with the matching event;
+ * a refused or unchanged move just saves. */
+static cs_err calls__advance(calls_worker *w, call_rec *r, call_input in, const char *actor)
+{
+    call_status to;
+    Callservice__V1__EventType type = EV(UNSPECIFIED);
+    if (call_state_next(r->call->status, in, &to) == CALL_STEP_CHANGED) {
+        r->call->status = to;
+        type = in == CALL_IN_ANSWER ? EV(CALL_ANSWERED) : EV(CALL_RINGING);
+    }
+    return calls__save_emit(w, r, type, actor);
+}
+
+/* Ends the call: status by `in` (a refused input falls back to a hangup,
+ * then a failure), cause, event, then every leg still there is hung up and
+ * the bridge destroyed. gone: a channel known to be gone already (or NULL). */
+static cs_err calls__end(calls_worker *w, call_rec *r, call_input in, const char *cause,
+                         const char *actor, const char *gone)
+{
+    calls_module *m = w->m;
+    Callservice__V1__Call *c = r->call;
+    const char *legs[3];
+    call_status to;
+    cs_err rc;
+    if (call_status_terminal(c->status))
+        return CS_OK;
+    if (call_state_next(c->status, in, &to) != CALL_STEP_CHANGED &&
+        call_state_next(c->status, CALL_IN_HANGUP, &to) != CALL_STEP_CHANGED &&
+        call_state_next(c->status, CALL_IN_FAIL, &to) != CALL_STEP_CHANGED)
+        return CS_OK;
+    c->status = to;
+    calls__set_str(&c->hangup_cause,
+                   cause && *cause ? cause : call_input_default_cause(c->status, in));
+    rc = calls__save_emit(w, r, EV(CALL_ENDED), actor);
+    if (rc != CS_OK)
+        return rc;
+    legs[0] = c->caller_channel_id;
+    legs[1] = c->callee_channel_id;
+    legs[2] = r->pending_channel_id;
+    for (int i = 0; i < 3; i++)
+        if (legs[i][0] && !(gone && strcmp(gone, legs[i]) == 0))
+            calls__hangup_quiet(m, legs[i], NULL);
+    if (c->bridge_id[0]) {
+        ari_error err;
+        cs_err e = ari_bridge_destroy(m->ari, c->bridge_id, &err);
+        if (e != CS_OK && e != CS_ERR_NOT_FOUND)
+            log_warn("calls: destroy bridge %s: %s", c->bridge_id, err.message);
+    }
+    if (c->direction == CALL_DIR(INBOUND))
+        calls__route_del(m, c->caller_channel_id);
+    log_info("calls: call %s ended %s (%s)", c->id, call_status_name(c->status), c->hangup_cause);
+    return CS_OK;
+}
+
+/* The bridge of the call (id = call id), made on first use. */
+static cs_err calls__bridge(calls_module *m, call_rec *r, ari_error *err)
+{
+    cs_err rc;
+    if (r->call->bridge_id[0])
+        return CS_OK;
+    rc = ari_bridge_create(m->ari, "mixing", r->call->id, NULL, NULL, err);
+    if (rc == CS_ERR_PRECONDITION) /* exists already (409): ours */
+        rc = CS_OK;
+    if (rc == CS_OK)
+        calls__set_str(&r->call->bridge_id, r->call->id);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* What legs do                                                         */
+
+static cs_err calls__on_ring(calls_worker *w, call_rec *r, calls_leg leg)
+{
+    if (leg == LEG_PENDING || r->call->status != CALL_ST(INITIATED))
+        return CS_OK;
+    return calls__advance(w, r, CALL_IN_RING, NULL);
+}
+
+/* The caller's own device picked up (click-to-call): dial the destination. */
+static cs_err calls__dial_destination(calls_worker *w, call_rec *r)
+{
+    calls_module *m = w->m;
+    Callservice__V1__Call *c = r->call;
+    char endpoint[256], id[96];
+    ari_error err = {0};
+    cs_err rc;
+    r->caller_up = true;
+    rc = calls__endpoint(m, c->callee->extension, c->callee->number, endpoint, sizeof endpoint);
+    if (rc == CS_OK)
+        rc = calls__dial_leg(m, c->id, "b", endpoint, c->caller_channel_id, id, sizeof id, &err);
+    if (rc != CS_OK) {
+        log_warn("calls: call %s: dialling %s failed: %s %s", c->id, endpoint, cs_err_name(rc),
+                 err.message);
+        return calls__end(w, r, CALL_IN_FAIL, "unavailable", NULL, NULL);
+    }
+    calls__set_str(&c->callee_channel_id, id);
+    /* the caller hears ringing while the destination rings */
+    if (ari_channel_ring(m->ari, c->caller_channel_id, &err) != CS_OK)
+        log_debug("calls: ring %s: %s", c->caller_channel_id, err.message);
+    return calls__advance(w, r, CALL_IN_RING, NULL);
+}
+
+/* Both parties there: answer the inbound caller if needed, bridge both. */
+static cs_err calls__connect(calls_worker *w, call_rec *r, const char *actor)
+{
+    calls_module *m = w->m;
+    Callservice__V1__Call *c = r->call;
+    ari_error err = {0};
+    cs_err rc = CS_OK;
+    if (c->direction == CALL_DIR(INBOUND) && !r->caller_up) {
+        rc = ari_channel_answer(m->ari, c->caller_channel_id, &err);
+        if (rc == CS_OK)
+            r->caller_up = true;
+    } else if (ari_channel_ring_stop(m->ari, c->caller_channel_id, &err) != CS_OK) {
+        log_debug("calls: ring stop %s: %s", c->caller_channel_id, err.message);
+    }
+    if (rc == CS_OK)
+        rc = calls__bridge(m, r, &err);
+    if (rc == CS_OK)
+        rc = ari_bridge_add_channel(m->ari, c->bridge_id, c->caller_channel_id, &err);
+    if (rc == CS_OK && r->callee_up)
+        rc = ari_bridge_add_channel(m->ari, c->bridge_id, c->callee_channel_id, &err);
+    if (rc != CS_OK) {
+        log_warn("calls: call %s: connecting failed: %s %s", c->id, cs_err_name(rc), err.message);
+        return calls__end(w, r, CALL_IN_FAIL, rc == CS_ERR_NOT_FOUND ? "lost" : "unavailable",
+                          actor, NULL);
+    }
+    return calls__advance(w, r, CALL_IN_ANSWER, actor);
+}
+
+static cs_err calls__on_answer(calls_worker *w, call_rec *r, calls_leg leg, const char *channel)
+{
+    calls_module *m = w->m;
+    Callservice__V1__Call *c = r->call;
+    ari_error err = {0};
+    switch (leg) {
+    case LEG_CALLER:
+        if (r->caller_up || c->direction == CALL_DIR(INBOUND))
+            return CS_OK;
+        return calls__dial_destination(w, r);
+    case LEG_CALLEE:
+        if (r->callee_up)
+            return CS_OK;
+        r->callee_up = true;
+        if (c->status == CALL_ST(IN_PROGRESS)) {
+            /* answered through AnswerCall already: the device joins */
+            if (calls__bridge(m, r, &err) != CS_OK ||
+                ari_bridge_add_channel(m->ari, c->bridge_id, channel, &err) != CS_OK)
+                return calls__end(w, r, CALL_IN_FAIL, "unavailable", NULL, NULL);
+            return calls__save_emit(w, r, EV(UNSPECIFIED), NULL);
+        }
+        return calls__connect(w, r, NULL);
+    case LEG_PENDING: {
+        /* the transfer target answered: it joins the remaining party */
+        if (calls__bridge(m, r, &err) != CS_OK ||
+            ari_bridge_add_channel(m->ari, c->bridge_id, channel, &err) != CS_OK)
+            return calls__end(w, r, CALL_IN_HANGUP, "transfer_failed", NULL, channel);
+        if (!c->callee_channel_id[0]) {
+            calls__set_str(&c->callee_channel_id, channel);
+            r->callee_up = true;
+            ari_channel_ring_stop(m->ari, c->caller_channel_id, &err);
+        } else {
+            calls__set_str(&c->caller_channel_id, channel);
+            r->caller_up = true;
+            ari_channel_ring_stop(m->ari, c->callee_channel_id, &err);
+        }
+        calls__set_str(&r->pending_channel_id, "");
+        return calls__save_emit(w, r, EV(CALL_ANSWERED), NULL);
+    }
+    default:
+        return CS_OK;
+    }
+}
+
+/* "caller_busy", "transfer_no_answer": cause names with where it happened. */
+static const char *calls__cause(char *buf, size_t len, const char *prefix, const char *name)
+{
+    snprintf(buf, len, "%s%s", prefix, name);
+    return buf;
+}
+
+/* Dial ended without an answer (BUSY, NOANSWER, CHANUNAVAIL, ...). */
+static cs_err calls__on_dial_failed(calls_worker *w, call_rec *r, calls_leg leg, call_input in,
+                                    const char *name)
+{
+    char buf[64];
+    switch (leg) {
+    case LEG_PENDING:
+        return calls__end(w, r, CALL_IN_HANGUP, calls__cause(buf, sizeof buf, "transfer_", name),
+                          NULL, NULL);
+    case LEG_CALLER:
+        if (r->caller_up)
+            return CS_OK;
+        return calls__end(w, r, in, calls__cause(buf, sizeof buf, "caller_", name), NULL, NULL);
+    case LEG_CALLEE:
+        if (r->callee_up)
+            return CS_OK;
+        return calls__end(w, r, in, name, NULL, NULL);
+    default:
+        return CS_OK;
+    }
+}
+
+/* A leg hung up or was destroyed, with its Q.850 cause. */
+static cs_err calls__on_leg_gone(calls_worker *w, call_rec *r, calls_leg leg, int q850,
+                                 const char *channel)
+{
+    Callservice__V1__Call *c = r->call;
+    call_input in = call_input_from_q850(q850);
+    const char *name = call_q850_name(q850);
+    char buf[64];
+    switch (leg) {
+    case LEG_PENDING:
+        return calls__end(w, r, CALL_IN_HANGUP, calls__cause(buf, sizeof buf, "transfer_", name),
+                          NULL, channel);
+    case LEG_CALLER:
+    case LEG_CALLEE:
+        break;
+    default:
+        return CS_OK;
+    }
+    if (c->status == CALL_ST(IN_PROGRESS))
+        return calls__end(w, r, CALL_IN_HANGUP, "normal", NULL, channel);
+    if (leg == LEG_CALLER) {
+        /* the user's own device did not pick up, or the caller gave up */
+        if (r->caller_up || c->direction == CALL_DIR(INBOUND) || in == CALL_IN_HANGUP)
+            return calls__end(w, r, CALL_IN_HANGUP, "canceled", NULL, channel);
+        return calls__end(w, r, in, calls__cause(buf, sizeof buf, "caller_", name), NULL, channel);
+    }
+    /* the destination hung up before answering: declined */
+    if (in == CALL_IN_HANGUP)
+        return calls__end(w, r, CALL_IN_BUSY, "rejected", NULL, channel);
+    return calls__end(w, r, in, name, NULL, channel);
+}
+
+/* Dial.dialstatus -> a short cause name. */
+static const char *calls__dialstatus_cause(const char *ds)
+{
+    static const struct {
+        const char *ds, *cause;
+    } rows[] = {
+        {"BUSY", "busy"},
+        {"NOANSWER", "no_answer"},
+        {"CHANUNAVAIL", "unavailable"},
+        {"CONGESTION", "congestion"},
+        {"CANCEL", "canceled"},
+        {"DONTCALL", "rejected"},
+        {"TORTURE", "rejected"},
+        {"INVALIDARGS", "failed"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        if (strcmp(ds, rows[i].ds) == 0)
+            return rows[i].cause;
+    return "failed";
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+
+static const char *calls__event_channel(const ari_event *ev)
+{
+    if (ev->type == ARI_EV_DIAL)
+        return ev->has_peer ? ev->peer.id : NULL;
+    return ev->has_channel ? ev->channel.id : NULL;
+}
+
+static cs_err calls__apply_event(calls_worker *w, call_rec *r, const ari_event *ev,
+                                 const char *channel)
+{
+    calls_leg leg = calls__leg_of(r, channel);
+    int in;
+    if (call_status_terminal(r->call->status) || leg == LEG_NONE) {
+        /* a leg of ours still alive on an ended call, or a stale one: gone with it */
+        char key[40];
+        const char *suffix;
+        bool alive = (ev->type == ARI_EV_DIAL && strcmp(ev->dialstatus, "ANSWER") == 0) ||
+                     (ev->type == ARI_EV_CHANNEL_STATE_CHANGE && ev->channel.state == ARI_CH_UP);
+        if (alive && calls__own_id(channel, key, &suffix))
+            calls__hangup_quiet(w->m, channel, NULL);
+        return CS_OK;
+    }
+    switch (ev->type) {
+    case ARI_EV_DIAL:
+        in = call_input_from_dialstatus(ev->dialstatus);
+        if (in < 0)
+            return CS_OK;
+        if (in == CALL_IN_RING)
+            return calls__on_ring(w, r, leg);
+        if (in == CALL_IN_ANSWER)
+            return calls__on_answer(w, r, leg, channel);
+        return calls__on_dial_failed(w, r, leg, (call_input)in,
+                                     calls__dialstatus_cause(ev->dialstatus));
+    case ARI_EV_CHANNEL_STATE_CHANGE:
+        if (ev->channel.state == ARI_CH_UP)
+            return calls__on_answer(w, r, leg, channel);
+        if (ev->channel.state == ARI_CH_RINGING)
+            return calls__on_ring(w, r, leg);
+        return CS_OK;
+    case ARI_EV_CHANNEL_HANGUP_REQUEST:
+        if (ev->soft)
+            return CS_OK;
+        return calls__on_leg_gone(w, r, leg, ev->has_cause ? ev->cause : 16, channel);
+    case ARI_EV_CHANNEL_DESTROYED:
+        return calls__on_leg_gone(w, r, leg, ev->has_cause ? ev->cause : 0, channel);
+    case ARI_EV_STASIS_END:
+        /* a channel from the dialplan gets no ChannelDestroyed after this */
+        if (leg == LEG_CALLER && r->call->direction == CALL_DIR(INBOUND))
+            return calls__on_leg_gone(w, r, leg, 16, channel);
+        return CS_OK;
+    default:
+        return CS_OK;
+    }
+}
+
+/* A channel entered the app from the dialplan with an extension: a new
+ * inbound call for that extension's user. */
+static void calls__inbound(calls_worker *w, const char *call_id, const ari_event *ev)
+{
+    calls_module *m = w->m;
+    const ari_channel *ch = &ev->channel;
+    calls_user u;
+    call_new n = {0};
+    call_rec *r = NULL;
+    char endpoint[256], id[96];
+    ari_error err = {0};
+    cs_err rc;
+
+    rc = calls_repo_user_by_extension(w->db, ev->args[0], &u);
+    if (rc != CS_OK) {
+        log_info("calls: inbound channel %s for unknown extension %s: hung up", ch->id,
+                 ev->args[0]);
+        calls__route_del(m, ch->id);
+        calls__hangup_quiet(m, ch->id, "normal");
+        goto out;
+    }
+    n.id = call_id;
+    n.direction = CALL_DIR(INBOUND);
+    n.status = CALL_ST(INITIATED);
+    n.caller_name = ch->caller_name;
+    n.caller_number = ch->caller_number;
+    n.callee_user_id = u.id;
+    n.callee_name = u.name;
+    n.callee_extension = u.extension;
+    n.caller_channel_id = ch->id;
+    n.asterisk_id = ev->asterisk_id;
+    rc = db_begin(w->db);
+    if (rc == CS_OK)
+        rc = calls_repo_insert(w->db, &n, &r);
+    if (rc == CS_OK)
+        rc = calls__emit(w->db, r, EV(CALL_INITIATED), NULL);
+    if (rc == CS_OK)
+        rc = db_commit(w->db);
+    if (rc != CS_OK) {
+        db_rollback(w->db);
+        if (rc != CS_ERR_EXISTS) /* EXISTS: another instance has it */
+            log_error("calls: inbound call for %s not recorded: %s", ev->args[0], cs_err_name(rc));
+        goto out;
+    }
+    /* the caller hears ringing; the user's device is dialled */
+    if (ari_channel_ring(m->ari, ch->id, &err) != CS_OK)
+        log_debug("calls: ring %s: %s", ch->id, err.message);
+    rc = calls__endpoint(m, u.extension, NULL, endpoint, sizeof endpoint);
+    if (rc == CS_OK)
+        rc = calls__dial_leg(m, call_id, "b", endpoint, ch->id, id, sizeof id, &err);
+    if ((rc = db_begin(w->db)) != CS_OK)
+        goto out;
+    call_rec_free(r);
+    r = NULL;
+    rc = calls_repo_get(w->db, call_id, CALLS_FOR_UPDATE, &r);
+    if (rc == CS_OK && strncmp(id, call_id, 36) == 0) {
+        calls__set_str(&r->call->callee_channel_id, id);
+        rc = calls__advance(w, r, CALL_IN_RING, NULL);
+    } else if (rc == CS_OK) {
+        rc = calls__end(w, r, CALL_IN_FAIL, "unavailable", NULL, NULL);
+    }
+    if (rc == CS_OK)
+        rc = db_commit(w->db);
+    if (rc != CS_OK) {
+        db_rollback(w->db);
+        log_error("calls: inbound call %s: %s", call_id, cs_err_name(rc));
+    }
+out:
+    call_rec_free(r);
+}
+
+static void calls__event(calls_worker *w, calls_job *job)
+{
+    const ari_event *ev = job->ev;
+    const char *channel = calls__event_channel(ev);
+    call_rec *r = NULL;
+    cs_err rc;
+    if (job->inbound_new) {
+        calls__inbound(w, job->key, ev);
+        return;
+    }
+    rc = db_begin(w->db);
+    if (rc == CS_OK)
+        rc = calls_repo_get(w->db, job->key, CALLS_FOR_UPDATE, &r);
+    if (rc == CS_OK)
+        rc = calls__apply_event(w, r, ev, channel);
+    if (rc == CS_OK)
+        rc = db_commit(w->db);
+    if (rc != CS_OK) {
+        db_rollback(w->db);
+        if (rc != CS_ERR_NOT_FOUND)
+            log_error("calls: %s on %s for call %s: %s", ev->type_name, channel ? channel : "-",
+                      job->key, cs_err_name(rc));
+    }
+    call_rec_free(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                             */
+
+static cs_err calls__cmd_fail(calls_cmd *cmd, cs_err e, const char *msg)
+{
+    cmd->rc = e;
+    snprintf(cmd->errmsg, sizeof cmd->errmsg, "%s", msg);
+    return e;
+}
+
+/* Loads the call for a command: locked, visible to the caller, live. */
+static cs_err calls__cmd_load(calls_worker *w, calls_cmd *cmd, call_rec **r)
+{
+    bool party = false;
+    cs_err rc = calls_repo_get(w->db, cmd->call_id, CALLS_FOR_UPDATE, r);
+    if (rc == CS_OK && !auth_sees_all(&cmd->who))
+        rc = calls_repo_is_party(w->db, cmd->call_id, cmd->who.user_id, &party);
+    if (rc == CS_OK && !auth_sees_all(&cmd->who) && !party)
+        rc = CS_ERR_NOT_FOUND;
+    if (rc == CS_ERR_NOT_FOUND)
+        return calls__cmd_fail(cmd, rc, "call not found");
+    if (rc != CS_OK)
+        return calls__cmd_fail(cmd, rc, db_public_error(rc));
+    if (call_status_terminal((*r)->call->status))
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "the call has ended");
+    return CS_OK;
+}
+
+static cs_err calls__ari_fail(calls_cmd *cmd, cs_err e, const ari_error *err)
+{
+    char msg[300];
+    if (e == CS_ERR_UNAVAILABLE || e == CS_ERR_INTERNAL)
+        e = CS_ERR_UNAVAILABLE;
+    snprintf(msg, sizeof msg, "Asterisk: %s", err->message[0] ? err->message : cs_err_name(e));
+    return calls__cmd_fail(cmd, e, msg);
+}
+
+static cs_err calls__cmd_make(calls_worker *w, calls_cmd *cmd, call_rec **out)
+{
+    calls_module *m = w->m;
+    calls_user me, dest;
+    call_new n = {0};
+    call_rec *r = NULL;
+    char endpoint[256], chan[96], other[96], args[96];
+    ari_originate o = {0};
+    ari_error err = {0};
+    bool internal;
+    cs_err rc;
+
+    if (cmd->request_id) {
+        rc = calls_repo_find_by_request(w->db, cmd->who.user_id, cmd->request_id, out);
+        if (rc != CS_ERR_NOT_FOUND)
+            return rc == CS_OK ? CS_OK : calls__cmd_fail(cmd, rc, db_public_error(rc));
+    }
+    rc = calls_repo_user(w->db, cmd->who.user_id, &me);
+    if (rc != CS_OK)
+        return calls__cmd_fail(cmd, rc == CS_ERR_NOT_FOUND ? CS_ERR_PRECONDITION : rc,
+                               rc == CS_ERR_NOT_FOUND ? "your user no longer exists"
+                                                      : db_public_error(rc));
+    if (!me.extension[0])
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "you have no SIP device");
+    rc = calls_repo_user_by_extension(w->db, cmd->to, &dest);
+    if (rc != CS_OK && rc != CS_ERR_NOT_FOUND)
+        return calls__cmd_fail(cmd, rc, db_public_error(rc));
+    internal = rc == CS_OK;
+    if (internal && strcmp(dest.id, me.id) == 0)
+        return calls__cmd_fail(cmd, CS_ERR_INVALID, "you cannot call your own extension");
+    rc = calls__endpoint(m, internal ? dest.extension : NULL, cmd->to, endpoint, sizeof endpoint);
+    if (rc == CS_OK)
+        rc = calls__endpoint(m, me.extension, NULL, endpoint, sizeof endpoint);
+    if (rc != CS_OK)
+        return calls__cmd_fail(cmd, CS_ERR_INVALID, "destination not usable in an endpoint");
+
+    /* the first ARI step: the user's own device; nothing is written before it works */
+    snprintf(chan, sizeof chan, "%s.a", cmd->call_id);
+    snprintf(other, sizeof other, "%s.ao", cmd->call_id);
+    snprintf(args, sizeof args, "%s,a", cmd->call_id);
+    o.endpoint = endpoint;
+    o.app = m->app;
+    o.app_args = args;
+    o.channel_id = chan;
+    o.other_channel_id = other;
+    rc = ari_channel_create(m->ari, &o, NULL, &err);
+    if (rc != CS_OK)
+        return calls__ari_fail(cmd, rc, &err);
+
+    n.id = cmd->call_id;
+    n.direction = internal ? CALL_DIR(INTERNAL) : CALL_DIR(OUTBOUND);
+    n.status = CALL_ST(INITIATED);
+    n.caller_user_id = me.id;
+    n.caller_name = me.name;
+    n.caller_extension = me.extension;
+    n.callee_user_id = internal ? dest.id : NULL;
+    n.callee_name = internal ? dest.name : "";
+    n.callee_extension = internal ? dest.extension : "";
+    n.callee_number = internal ? "" : cmd->to;
+    n.caller_channel_id = chan;
+    n.asterisk_id = "";
+    n.owner_id = me.id;
+    n.request_id = cmd->request_id;
+    rc = db_begin(w->db);
+    if (rc == CS_OK)
+        rc = calls_repo_insert(w->db, &n, &r);
+    if (rc == CS_OK)
+        rc = calls__emit(w->db, r, EV(CALL_INITIATED), me.id);
+    if (rc == CS_OK)
+        rc = db_commit(w->db);
+    if (rc != CS_OK) {
+        db_rollback(w->db);
+        calls__hangup_quiet(m, chan, NULL);
+        call_rec_free(r);
+        if (rc == CS_ERR_EXISTS && cmd->request_id) /* a concurrent retry won */
+            rc = calls_repo_find_by_request(w->db, cmd->who.user_id, cmd->request_id, out);
+        return rc == CS_OK ? CS_OK : calls__cmd_fail(cmd, rc, db_public_error(rc));
+    }
+
+    rc = ari_channel_dial(m->ari, chan, NULL, m->ring_timeout_s, &err);
+    if (rc != CS_OK) {
+        /* roll the call to failed in this same request */
+        cs_err e = calls__ari_fail(cmd, rc, &err);
+        call_rec_free(r);
+        r = NULL;
+        rc = db_begin(w->db);
+        if (rc == CS_OK)
+            rc = calls_repo_get(w->db, cmd->call_id, CALLS_FOR_UPDATE, &r);
+        if (rc == CS_OK)
+            rc = calls__end(w, r, CALL_IN_FAIL, "unavailable", me.id, NULL);
+        if (rc == CS_OK)
+            rc = db_commit(w->db);
+        if (rc != CS_OK)
+            db_rollback(w->db);
+        call_rec_free(r);
+        return e;
+    }
+    *out = r;
+    return CS_OK;
+}
+
+static cs_err calls__cmd_answer(calls_worker *w, calls_cmd *cmd, call_rec *r)
+{
+    Callservice__V1__Call *c = r->call;
+    if (c->direction == CALL_DIR(OUTBOUND))
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION,
+                               "an outbound call is answered by the far end");
+    if (c->status == CALL_ST(IN_PROGRESS))
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "the call is answered already");
+    if (!auth_sees_all(&cmd->who) && strcmp(c->callee->user_id, cmd->who.user_id) != 0)
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "only the called user answers a call");
+    if (c->direction == CALL_DIR(INTERNAL) && !r->caller_up)
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION,
+                               "the caller's device has not picked up yet");
+    return calls__connect(w, r, cmd->who.user_id);
+}
+
+static cs_err calls__cmd_hangup(calls_worker *w, calls_cmd *cmd, call_rec *r)
+{
+    const char *cause = r->call->status == CALL_ST(IN_PROGRESS) ? "normal" : "canceled";
+    return calls__end(w, r, CALL_IN_HANGUP, cause, cmd->who.user_id, NULL);
+}
+
+static cs_err calls__cmd_transfer(calls_worker *w, calls_cmd *cmd, call_rec *r)
+{
+    calls_module *m = w->m;
+    Callservice__V1__Call *c = r->call;
+    calls_user dest;
+    bool to_user, callee_leaves;
+    const char *remaining;
+    char endpoint[256], leg[16], id[96];
+    ari_error err = {0};
+    int n = 0;
+    cs_err rc;
+    call_status to;
+
+    if (call_state_next(c->status, CALL_IN_TRANSFER, &to) == CALL_STEP_REFUSED)
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION,
+                               "only a call in progress can be transferred");
+    if (r->pending_channel_id[0])
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "a transfer of this call is under way");
+    /* whose leg leaves: the requester's; a supervisor moves the user's side */
+    if (strcmp(c->callee->user_id, cmd->who.user_id) == 0)
+        callee_leaves = true;
+    else if (strcmp(c->caller->user_id, cmd->who.user_id) == 0)
+        callee_leaves = false;
+    else
+        callee_leaves = c->callee->user_id[0] != '\0';
+    remaining = callee_leaves ? c->caller_channel_id : c->callee_channel_id;
+
+    rc = calls_repo_user_by_extension(w->db, cmd->to, &dest);
+    if (rc != CS_OK && rc != CS_ERR_NOT_FOUND)
+        return calls__cmd_fail(cmd, rc, db_public_error(rc));
+    to_user = rc == CS_OK;
+    if (to_user && (strcmp(dest.id, callee_leaves ? c->caller->user_id : c->callee->user_id) == 0 ||
+                    strcmp(dest.id, callee_leaves ? c->callee->user_id : c->caller->user_id) == 0))
+        return calls__cmd_fail(cmd, CS_ERR_INVALID, "the target is already in the call");
+    rc = calls__endpoint(m, to_user ? dest.extension : NULL, cmd->to, endpoint, sizeof endpoint);
+    if (rc != CS_OK)
+        return calls__cmd_fail(cmd, CS_ERR_INVALID, "destination not usable in an endpoint");
+    rc = calls_repo_count_transfers(w->db, c->id, &n);
+    if (rc != CS_OK)
+        return calls__cmd_fail(cmd, rc, db_public_error(rc));
+    snprintf(leg, sizeof leg, "t%d", n + 1);
+    rc = calls__dial_leg(m, c->id, leg, endpoint, remaining, id, sizeof id, &err);
+    if (rc != CS_OK)
+        return calls__ari_fail(cmd, rc, &err);
+
+    /* the transferring leg leaves; the remaining party hears ringing */
+    calls__hangup_quiet(m, callee_leaves ? c->callee_channel_id : c->caller_channel_id, NULL);
+    if (ari_channel_ring(m->ari, remaining, &err) != CS_OK)
+        log_debug("calls: ring %s: %s", remaining, err.message);
+    {
+        Callservice__V1__Party *p = callee_leaves ? c->callee : c->caller;
+        calls__set_str(callee_leaves ? &c->callee_channel_id : &c->caller_channel_id, "");
+        if (callee_leaves)
+            r->callee_up = false;
+        else
+            r->caller_up = false;
+        calls__set_str(&r->pending_channel_id, id);
+        calls__set_str(&p->user_id, to_user ? dest.id : "");
+        calls__set_str(&p->name, to_user ? dest.name : "");
+        calls__set_str(&p->extension, to_user ? dest.extension : "");
+        calls__set_str(&p->number, to_user ? "" : cmd->to);
+    }
+    if (to_user)
+        rc = calls_repo_add_party(w->db, c->id, dest.id);
+    if (rc == CS_OK)
+        rc = calls_repo_add_transfer(w->db, c->id, cmd->who.user_id, cmd->to,
+                                     to_user ? dest.id : NULL, id);
+    if (rc == CS_OK)
+        rc = calls__save_emit(w, r, EV(CALL_TRANSFERRED), cmd->who.user_id);
+    if (rc != CS_OK)
+        return calls__cmd_fail(cmd, rc, db_public_error(rc));
+    return CS_OK;
+}
+
+static void calls__command(calls_worker *w, calls_cmd *cmd)
+{
+    call_rec *r = NULL;
+    cs_err rc;
+    cmd->rc = CS_OK;
+    if (cmd->kind == CALLS_CMD_MAKE) {
+        rc = calls__cmd_make(w, cmd, &r);
+        goto done;
+    }
+    rc = db_begin(w->db);
+    if (rc != CS_OK) {
+        calls__cmd_fail(cmd, rc, db_public_error(rc));
+        goto done;
+    }
+    rc = calls__cmd_load(w, cmd, &r);
+    if (rc == CS_OK) {
+        switch (cmd->kind) {
+        case CALLS_CMD_ANSWER:
+            rc = calls__cmd_answer(w, cmd, r);
+            break;
+        case CALLS_CMD_HANGUP:
+            rc = calls__cmd_hangup(w, cmd, r);
+            break;
+        case CALLS_CMD_TRANSFER:
+            rc = calls__cmd_transfer(w, cmd, r);
+            break;
+        default:
+            rc = calls__cmd_fail(cmd, CS_ERR_INTERNAL, "unknown command");
+            break;
+        }
+    }
+    if (rc == CS_OK)
+        rc = db_commit(w->db);
+    if (rc != CS_OK) {
+        db_rollback(w->db);
+        if (cmd->rc == CS_OK)
+            calls__cmd_fail(cmd, rc, db_public_error(rc));
+    }
+done:
+    if (rc == CS_OK && r && calls_repo_load_children(w->db, r) == CS_OK) {
+        cmd->call = call_rec_take(r);
+    } else if (cmd->rc == CS_OK) {
+        calls__cmd_fail(cmd, rc == CS_OK ? CS_ERR_INTERNAL : rc, "the call could not be loaded");
+    }
+    call_rec_free(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reconciliation: after every (re)connect, per worker for its calls    */
+
+static bool calls__in_list(const ari_channel_list *l, const char *id)
+{
+    for (size_t i = 0; l && i < l->n; i++)
+        if (strcmp(l->items[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+static void calls__reconcile(calls_worker *w)
+{
+    calls_module *m = w->m;
+    ari_channel_list *chans = NULL;
+    ari_bridge_list *bridges = NULL;
+    call_rec **live = NULL;
+    size_t n_live = 0, lost = 0;
+    ari_error err = {0};
+    cs_err rc;
+
+    if ((rc = ari_channel_list_all(m->ari, &chans, &err)) != CS_OK ||
+        (rc = ari_bridge_list_all(m->ari, &bridges, &err)) != CS_OK) {
+        log_warn("calls: reconciliation skipped: %s %s", cs_err_name(rc), err.message);
+        goto out;
+    }
+    rc = calls_repo_live(w->db, &live, &n_live);
+    if (rc != CS_OK) {
+        log_warn("calls: reconciliation skipped: database %s", cs_err_name(rc));
+        goto out;
+    }
+    for (size_t i = 0; i < n_live; i++) {
+        call_rec *r = live[i];
+        Callservice__V1__Call *c = r->call;
+        const char *legs[] = {c->caller_channel_id, c->callee_channel_id, r->pending_channel_id};
+        bool missing = false;
+        if (calls__worker_of(m, c->id) != w)
+            continue;
+        if (c->direction == CALL_DIR(INBOUND) && c->caller_channel_id[0])
+            calls__route_put(m, c->caller_channel_id, c->id);
+        for (size_t k = 0; k < 3; k++)
+            if (legs[k][0] && !calls__in_list(chans, legs[k]))
+                missing = true;
+        if (!missing)
+            continue;
+        {
+            call_rec *locked = NULL;
+            rc = db_begin(w->db);
+            if (rc == CS_OK)
+                rc = calls_repo_get(w->db, c->id, CALLS_FOR_UPDATE, &locked);
+            if (rc == CS_OK)
+                rc = calls__end(w, locked, CALL_IN_FAIL, "lost", NULL, NULL);
+            if (rc == CS_OK)
+                rc = db_commit(w->db);
+            if (rc != CS_OK)
+                db_rollback(w->db);
+            else
+                lost++;
+            call_rec_free(locked);
+        }
+    }
+    /* channels and bridges of ours that no live call owns: leftovers */
+    for (size_t i = 0; i < chans->n; i++) {
+        const char *id = chans->items[i].id, *suffix;
+        char key[40];
+        bool owned = false;
+        if (!calls__own_id(id, key, &suffix) || calls__worker_of(m, key) != w ||
+            suffix[strlen(suffix) - 1] == 'o')
+            continue;
+        for (size_t k = 0; k < n_live && !owned; k++)
+            owned = strcmp(live[k]->call->id, key) == 0 &&
+                    !call_status_terminal(live[k]->call->status) &&
+                    calls__leg_of(live[k], id) != LEG_NONE;
+        if (!owned)
+            calls__hangup_quiet(m, id, NULL);
+    }
+    for (size_t i = 0; i < bridges->n; i++) {
+        const char *id = bridges->items[i].id;
+        bool owned = false;
+        if (!calls_is_uuid(id) || calls__worker_of(m, id) != w)
+            continue;
+        for (size_t k = 0; k < n_live && !owned; k++)
+            owned = strcmp(live[k]->call->id, id) == 0;
+        if (!owned && ari_bridge_destroy(m->ari, id, &err) != CS_OK)
+            log_debug("calls: destroy leftover bridge %s: %s", id, err.message);
+    }
+    if (lost)
+        log_warn("calls: reconciliation: %zu call(s) lost their channels", lost);
+out:
+    calls_repo_free_recs(live, n_live);
+    ari_channel_list_free(chans);
+    ari_bridge_list_free(bridges);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers and queues                                                   */
+
+static void calls__push(calls_worker *w, calls_job *job)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->tail)
+        w->tail->next = job;
+    else
+        w->head = job;
+    w->tail = job;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void *calls__worker_main(void *arg)
+{
+    calls_worker *w = arg;
+    for (;;) {
+        calls_job *job;
+        pthread_mutex_lock(&w->lock);
+        while (!w->head && !w->stop)
+            pthread_cond_wait(&w->cond, &w->lock);
+        job = w->head;
+        if (job) {
+            w->head = job->next;
+            if (!w->head)
+                w->tail = NULL;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (!job)
+            break; /* stopping and drained */
+        switch (job->kind) {
+        case JOB_EVENT:
+            calls__event(w, job);
+            ari_event_free(job->ev);
+            break;
+        case JOB_CMD:
+            if (w->m->ari)
+                calls__command(w, job->cmd);
+            else
+                calls__cmd_fail(job->cmd, CS_ERR_UNAVAILABLE, "Asterisk is not configured");
+            pthread_mutex_lock(job->done_lock);
+            *job->done = true;
+            pthread_cond_signal(job->done_cond);
+            pthread_mutex_unlock(job->done_lock);
+            break;
+        case JOB_RECONCILE:
+            calls__reconcile(w);
+            break;
+        }
+        log_clear_context();
+        free(job);
+    }
+    return NULL;
+}
+
+cs_err calls__submit(calls_module *m, calls_cmd *cmd)
+{
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+    bool done = false;
+    calls_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return calls__cmd_fail(cmd, CS_ERR_INTERNAL, "out of memory");
+    job->kind = JOB_CMD;
+    job->cmd = cmd;
+    job->done_lock = &lock;
+    job->done_cond = &cond;
+    job->done = &done;
+    snprintf(job->key, sizeof job->key, "%s", cmd->call_id);
+    calls__push(calls__worker_of(m, cmd->call_id), job);
+    pthread_mutex_lock(&lock);
+    while (!done)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    pthread_cond_destroy(&cond);
+    pthread_mutex_destroy(&lock);
+    return cmd->rc;
+}
+
+bool calls__has_ari(calls_module *m)
+{
+    return m->ari != NULL;
+}
+
+/* On the WebSocket thread: route, never block. */
+void calls_on_ari_event(ari_event *ev, void *ud)
+{
+    calls_module *m = ud;
+    const char *channel = calls__event_channel(ev), *suffix;
+    calls_job *job = NULL;
+    char key[40];
+    bool inbound = false;
+
+    switch (ev->type) {
+    case ARI_EV_STASIS_START:
+    case ARI_EV_STASIS_END:
+    case ARI_EV_CHANNEL_STATE_CHANGE:
+    case ARI_EV_CHANNEL_DESTROYED:
+    case ARI_EV_CHANNEL_HANGUP_REQUEST:
+    case ARI_EV_DIAL:
+        break;
+    default:
+        goto drop;
+    }
+    if (!channel)
+        goto drop;
+    if (calls__own_id(channel, key, &suffix)) {
+        /* our legs' StasisStart/End say nothing new; ";2" halves nothing at all */
+        if (!*suffix || suffix[strlen(suffix) - 1] == 'o' || ev->type == ARI_EV_STASIS_START ||
+            ev->type == ARI_EV_STASIS_END)
+            goto drop;
+    } else if (!calls__route_get(m, channel, key)) {
+        char id[40];
+        if (ev->type != ARI_EV_STASIS_START || ev->n_args < 1 ||
+            !calls_destination_valid(ev->args[0]))
+            goto drop;
+        {
+            unsigned char b[16];
+            if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+                goto drop;
+            b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+            b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+            snprintf(id, sizeof id,
+                     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                     b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                     b[13], b[14], b[15]);
+        }
+        memcpy(key, id, sizeof id);
+        calls__route_put(m, channel, key);
+        inbound = true;
+    } else if (ev->type == ARI_EV_STASIS_START) {
+        goto drop; /* a second StasisStart of a known inbound channel */
+    }
+    job = calloc(1, sizeof *job);
+    if (!job)
+        goto drop;
+    job->kind = JOB_EVENT;
+    job->ev = ev;
+    job->inbound_new = inbound;
+    memcpy(job->key, key, sizeof job->key);
+    calls__push(calls__worker_of(m, key), job);
+    return;
+drop:
+    ari_event_free(ev);
+}
+
+/* On the WebSocket thread, before the new connection's events: every
+ * worker reconciles its own calls, ahead of those events in its queue. */
+void calls_on_ari_connected(void *ud)
+{
+    calls_module *m = ud;
+    for (int i = 0; i < m->n_workers; i++) {
+        calls_job *job = calloc(1, sizeof *job);
+        if (!job)
+            continue;
+        job->kind = JOB_RECONCILE;
+        calls__push(&m->workers[i], job);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                           */
+
+cs_err calls_module_new(const calls_options *o, calls_module **out)
+{
+    calls_module *m = calloc(1, sizeof *m);
+    cs_err rc = CS_ERR_INTERNAL;
+    int started = 0;
+    *out = NULL;
+    if (!m)
+        return CS_ERR_INTERNAL;
+    pthread_mutex_init(&m->route_lock, NULL);
+    m->database_url = strdup(o->database_url ? o->database_url : "");
+    m->app = strdup(o->ari_app ? o->ari_app : "call-service");
+    m->device_tmpl = strdup(o->device_template ? o->device_template : "PJSIP/{ext}");
+    m->outbound_tmpl = strdup(o->outbound_template ? o->outbound_template : "PJSIP/{number}@trunk");
+    m->ring_timeout_s = o->ring_timeout_s > 0 ? o->ring_timeout_s : 30;
+    m->n_workers = o->flow_workers > 0 ? o->flow_workers : 4;
+    m->workers = calloc((size_t)m->n_workers, sizeof *m->workers);
+    if (!m->database_url || !m->app || !m->device_tmpl || !m->outbound_tmpl || !m->workers)
+        goto out;
+    for (; started < m->n_workers; started++) {
+        calls_worker *w = &m->workers[started];
+        w->m = m;
+        w->index = started;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        w->db = db_open(m->database_url);
+        if (!w->db || pthread_create(&w->thread, NULL, calls__worker_main, w) != 0) {
+            db_close(w->db);
+            w->db = NULL;
+            pthread_mutex_destroy(&w->lock);
+            pthread_cond_destroy(&w->cond);
+            goto out;
+        }
+    }
+    rc = CS_OK;
+out:
+    if (rc != CS_OK) {
+        m->n_workers = started;
+        calls_module_free(m);
+        m = NULL;
+    }
+    *out = m;
+    return rc;
+}
+
+void calls_module_set_ari(calls_module *m, ari_client *ari)
+{
+    m->ari = ari;
+}
+
+void calls_module_free(calls_module *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; m->workers && i < m->n_workers; i++) {
+        calls_worker *w = &m->workers[i];
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+        db_close(w->db);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+    }
+    for (int b = 0; b < ROUTE_BUCKETS; b++)
+        while (m->routes[b]) {
+            calls_route *r = m->routes[b];
+            m->routes[b] = r->next;
+            free(r->channel);
+            free(r);
+        }
+    pthread_mutex_destroy(&m->route_lock);
+    free(m->workers);
+    free(m->database_url);
+    free(m->app);
+    free(m->device_tmpl);
+    free(m->outbound_tmpl);
+    free(m);
+}

@@ -1,0 +1,41 @@
+/*
+ * calls/internal: what service.c and flow.c share (not a public contract).
+ */
+#ifndef CS_CALLS_INTERNAL_H
+#define CS_CALLS_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "auth/auth.h"
+#include "calls/calls.h"
+#include "calls/repo.h"
+
+typedef enum calls_cmd_kind {
+    CALLS_CMD_MAKE,
+    CALLS_CMD_ANSWER,
+    CALLS_CMD_HANGUP,
+    CALLS_CMD_TRANSFER,
+} calls_cmd_kind;
+
+/* A call-changing request, run on the call's flow worker. The rpc thread
+ * owns it and waits until done; the worker fills the result. */
+typedef struct calls_cmd {
+    calls_cmd_kind kind;
+    char call_id[40]; /* MAKE: the new call's id */
+    auth_identity who;
+    const char *to;         /* MAKE, TRANSFER: validated destination */
+    const char *request_id; /* MAKE: idempotency key or NULL */
+    /* result */
+    cs_err rc;
+    char errmsg[256];
+    Callservice__V1__Call *call; /* on CS_OK: the call after the change (caller owns) */
+} calls_cmd;
+
+/* Runs cmd on its call's worker and waits for it. */
+cs_err calls__submit(calls_module *m, calls_cmd *cmd);
+bool calls__has_ari(calls_module *m);
+
+/* 1..32 of digits, '*', '#', with an optional leading '+'. */
+bool calls_destination_valid(const char *to);
+
+#endif
