@@ -1156,6 +1156,8 @@ void eio_server_free(eio_server *srv)
             s->state = ST_CLOSING;
             srv->h.on_close(srv->app, s, "server shutting down");
         }
+        /* The transport's conns may be gone already: do not write to them. */
+        s->get = s->ws = s->probe = NULL;
         eio__destroy(s);
     }
     srv->depth = 1;

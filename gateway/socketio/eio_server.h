@@ -114,8 +114,10 @@ typedef struct eio_http_req {
 } eio_http_req;
 
 /* cfg is copied (cors_origins too); zero fields take the defaults. Returns
- * NULL when out of memory. Free with eio_server_free (closes every session,
- * calling on_close, without touching the transport). */
+ * NULL when out of memory. Free with eio_server_free: it ends every session
+ * (calling on_close) without touching the transport or the eio_conns it
+ * held, so destroy the transport first (lws_context_destroy, which closes
+ * every connection), then the server. */
 eio_server *eio_server_new(const eio_config *cfg, const eio_handler *h, void *app);
 void eio_server_free(eio_server *srv);
 const eio_config *eio_server_config(const eio_server *srv);

@@ -667,12 +667,9 @@ static void sio__dispatch(sio__client *c, sio_packet *p, const sio_bin *bins, un
         s->nsp->h.on_event(s->nsp->app, s, name, p->data, p->ack_id, bins, nbins);
         break;
     }
-    case SIO_ACK:
-    case SIO_BINARY_ACK:
-        /* The server never asks clients for acknowledgements. */
-        break;
     default:
-        sio__protocol_error(c, "unexpected packet");
+        /* ACK: the server never asks clients for acknowledgements.
+         * CONNECT_ERROR is server-to-client; socket.io ignores it too. */
         break;
     }
 }

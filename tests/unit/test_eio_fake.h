@@ -42,7 +42,7 @@ typedef struct fake_net {
     uint64_t now;
 } fake_net;
 
-static void fake_http_respond(void *ctx, eio_conn *c, const eio_http_response *r)
+static inline void fake_http_respond(void *ctx, eio_conn *c, const eio_http_response *r)
 {
     fake_net *n = ctx;
     fake_resp *x;
@@ -64,14 +64,14 @@ static void fake_http_respond(void *ctx, eio_conn *c, const eio_http_response *r
     x->len = r->len;
 }
 
-static void fake_ws_want_write(void *ctx, eio_conn *c)
+static inline void fake_ws_want_write(void *ctx, eio_conn *c)
 {
     fake_net *n = ctx;
     if (n->nwant < FAKE_MAX)
         n->want[n->nwant++] = c;
 }
 
-static int fake_ws_write(void *ctx, eio_conn *c, unsigned char *p, size_t len, int binary)
+static inline int fake_ws_write(void *ctx, eio_conn *c, unsigned char *p, size_t len, int binary)
 {
     fake_net *n = ctx;
     fake_frame *f;
@@ -91,19 +91,19 @@ static int fake_ws_write(void *ctx, eio_conn *c, unsigned char *p, size_t len, i
     return 0;
 }
 
-static void fake_ws_close(void *ctx, eio_conn *c)
+static inline void fake_ws_close(void *ctx, eio_conn *c)
 {
     fake_net *n = ctx;
     if (n->nclosed < FAKE_MAX)
         n->closed[n->nclosed++] = c;
 }
 
-static uint64_t fake_now(void *ctx)
+static inline uint64_t fake_now(void *ctx)
 {
     return ((fake_net *)ctx)->now;
 }
 
-static void fake_reset(fake_net *n)
+static inline void fake_reset(fake_net *n)
 {
     for (int i = 0; i < n->nresp; i++)
         free(n->resp[i].body);
@@ -114,7 +114,7 @@ static void fake_reset(fake_net *n)
     n->now = now;
 }
 
-static void fake_config(eio_config *cfg, fake_net *n)
+static inline void fake_config(eio_config *cfg, fake_net *n)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->ping_interval_ms = 300;
@@ -132,7 +132,7 @@ static void fake_config(eio_config *cfg, fake_net *n)
 }
 
 /* Returns the last response sent on c, or NULL. */
-static fake_resp *fake_resp_for(fake_net *n, eio_conn *c)
+static inline fake_resp *fake_resp_for(fake_net *n, eio_conn *c)
 {
     for (int i = n->nresp - 1; i >= 0; i--)
         if (n->resp[i].c == c)
@@ -141,7 +141,7 @@ static fake_resp *fake_resp_for(fake_net *n, eio_conn *c)
 }
 
 /* A conn struct reused for a new request forgets its old answers. */
-static void fake_forget(eio_server *srv, eio_conn *c)
+static inline void fake_forget(eio_server *srv, eio_conn *c)
 {
     fake_net *n = eio_server_config(srv)->transport_ctx;
     for (int i = 0; i < n->nresp; i++)
@@ -149,7 +149,7 @@ static void fake_forget(eio_server *srv, eio_conn *c)
             n->resp[i].c = NULL;
 }
 
-static void fake_get(eio_server *srv, eio_conn *c, const char *query)
+static inline void fake_get(eio_server *srv, eio_conn *c, const char *query)
 {
     eio_http_req req = {.method = "GET", .query = query};
     fake_forget(srv, c);
@@ -157,7 +157,8 @@ static void fake_get(eio_server *srv, eio_conn *c, const char *query)
     eio_http_request(srv, c, &req);
 }
 
-static void fake_post(eio_server *srv, eio_conn *c, const char *query, const char *body, size_t len)
+static inline void fake_post(eio_server *srv, eio_conn *c, const char *query, const char *body,
+                             size_t len)
 {
     eio_http_req req = {.method = "POST", .query = query, .body = body, .body_len = len};
     fake_forget(srv, c);
@@ -166,7 +167,7 @@ static void fake_post(eio_server *srv, eio_conn *c, const char *query, const cha
 }
 
 /* Serves every pending write request (like lws calling WRITEABLE). */
-static void fake_pump(eio_server *srv, fake_net *n)
+static inline void fake_pump(eio_server *srv, fake_net *n)
 {
     for (int guard = 0; guard < 10000 && n->nwant > 0; guard++) {
         eio_conn *c = n->want[0];
@@ -177,7 +178,7 @@ static void fake_pump(eio_server *srv, fake_net *n)
 }
 
 /* Handshake over polling; copies the sid into sid (21 bytes). */
-static void fake_handshake(eio_server *srv, fake_net *n, char *sid)
+static inline void fake_handshake(eio_server *srv, fake_net *n, char *sid)
 {
     eio_conn c;
     fake_resp *r;
