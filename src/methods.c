@@ -9,6 +9,7 @@
 #include "callservice/v1/calls.pb-c.h"
 #include "callservice/v1/events.pb-c.h"
 #include "callservice/v1/users.pb-c.h"
+#include "calls/calls.h"
 #include "events/service.h"
 #include "rpc/health.h"
 #include "svc.h"
@@ -42,15 +43,15 @@ static const rpc_method svc__app_methods[] = {
     U("DeleteUser", delete_user_request, delete_user_response, users_delete),
     U("SetStatus", set_status_request, user, users_set_status),
 
-    C("MakeCall", make_call_request, call, NULL),
-    C("AnswerCall", answer_call_request, call, NULL),
-    C("HangupCall", hangup_call_request, call, NULL),
-    C("TransferCall", transfer_call_request, call, NULL),
-    C("GetCall", get_call_request, call, NULL),
-    C("ListCallHistory", list_call_history_request, list_call_history_response, NULL),
-    C("ListActiveCalls", list_active_calls_request, list_active_calls_response, NULL),
-    C("GetCallStatistics", get_call_statistics_request, call_statistics, NULL),
-    C("AddCallNote", add_call_note_request, call_note, NULL),
+    C("MakeCall", make_call_request, call, calls_make),
+    C("AnswerCall", answer_call_request, call, calls_answer),
+    C("HangupCall", hangup_call_request, call, calls_hangup),
+    C("TransferCall", transfer_call_request, call, calls_transfer),
+    C("GetCall", get_call_request, call, calls_get),
+    C("ListCallHistory", list_call_history_request, list_call_history_response, calls_history),
+    C("ListActiveCalls", list_active_calls_request, list_active_calls_response, calls_active),
+    C("GetCallStatistics", get_call_statistics_request, call_statistics, calls_statistics),
+    C("AddCallNote", add_call_note_request, call_note, calls_add_note),
 
     E("WatchEvents", watch_events_request, event, NULL, events_rpc_watch),
     E("PublishTyping", publish_typing_request, publish_typing_response,

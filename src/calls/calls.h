@@ -54,7 +54,12 @@ cs_err calls_module_new(const calls_options *o, calls_module **out)
     __attribute__((warn_unused_result));
 /* The ARI client to drive (NULL: every call-changing RPC answers UNAVAILABLE). */
 void calls_module_set_ari(calls_module *m, ari_client *ari);
-/* Stops the flow workers (after the ARI client is stopped) and frees. */
+/* From now on the module owns the client: calls_module_free stops it
+ * (before the workers) and frees it. */
+void calls_module_own_ari(calls_module *m);
+ari_client *calls_module_ari(calls_module *m);
+/* Stops the owned ARI client if any, then the flow workers, and frees. An
+ * ARI client not owned must be stopped by its owner first. */
 void calls_module_free(calls_module *m);
 
 /* ari_callbacks for the ARI client, ud = the calls_module. */
@@ -74,3 +79,16 @@ cs_err calls_statistics(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
 cs_err calls_add_note(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
 
 #endif
+
+/* For callsvc's main: everything calls need in one start/stop pair. Reads
+ * RING_TIMEOUT_S / CALLS_FLOW_WORKERS, makes the module and the ARI client
+ * from the svc_app's configuration (ARI_URL, ARI_USER, ARI_PASSWORD,
+ * ARI_APP, the endpoint templates), starts the events WebSocket and sets
+ * app->calls. An empty ARI_URL runs without Asterisk (call-changing RPCs
+ * answer UNAVAILABLE). calls_svc_stop stops the WebSocket, the workers,
+ * and frees both. `app` is a struct svc_app (svc.h). */
+struct svc_app;
+cs_err calls_svc_start(struct svc_app *app) __attribute__((warn_unused_result));
+void calls_svc_stop(struct svc_app *app);
+/* Whether the ARI WebSocket is up (for readiness). */
+int calls_svc_ari_connected(const struct svc_app *app);

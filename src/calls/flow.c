@@ -84,6 +84,7 @@ struct calls_module {
     int n_workers;
     calls_worker *workers;
     ari_client *ari;
+    bool owns_ari;
     pthread_mutex_t route_lock;
     calls_route *routes[ROUTE_BUCKETS];
 };
@@ -1282,10 +1283,22 @@ void calls_module_set_ari(calls_module *m, ari_client *ari)
     m->ari = ari;
 }
 
+void calls_module_own_ari(calls_module *m)
+{
+    m->owns_ari = true;
+}
+
+ari_client *calls_module_ari(calls_module *m)
+{
+    return m->ari;
+}
+
 void calls_module_free(calls_module *m)
 {
     if (!m)
         return;
+    if (m->owns_ari)
+        ari_client_stop(m->ari); /* no event is queued after this */
     for (int i = 0; m->workers && i < m->n_workers; i++) {
         calls_worker *w = &m->workers[i];
         pthread_mutex_lock(&w->lock);
@@ -1305,6 +1318,8 @@ void calls_module_free(calls_module *m)
             free(r);
         }
     pthread_mutex_destroy(&m->route_lock);
+    if (m->owns_ari)
+        ari_client_free(m->ari);
     free(m->workers);
     free(m->database_url);
     free(m->app);
