@@ -443,11 +443,13 @@ static cs_err calls__on_answer(calls_worker *w, call_rec *r, calls_leg leg, cons
         if (!c->callee_channel_id[0]) {
             calls__set_str(&c->callee_channel_id, channel);
             r->callee_up = true;
-            ari_channel_ring_stop(m->ari, c->caller_channel_id, &err);
+            if (ari_channel_ring_stop(m->ari, c->caller_channel_id, &err) != CS_OK)
+                log_debug("calls: ring stop: %s", err.message);
         } else {
             calls__set_str(&c->caller_channel_id, channel);
             r->caller_up = true;
-            ari_channel_ring_stop(m->ari, c->callee_channel_id, &err);
+            if (ari_channel_ring_stop(m->ari, c->callee_channel_id, &err) != CS_OK)
+                log_debug("calls: ring stop: %s", err.message);
         }
         calls__set_str(&r->pending_channel_id, "");
         return calls__save_emit(w, r, EV(CALL_ANSWERED), NULL);
@@ -724,10 +726,10 @@ static cs_err calls__cmd_load(calls_worker *w, calls_cmd *cmd, call_rec **r)
 
 static cs_err calls__ari_fail(calls_cmd *cmd, cs_err e, const ari_error *err)
 {
-    char msg[300];
+    char msg[200];
     if (e == CS_ERR_UNAVAILABLE || e == CS_ERR_INTERNAL)
         e = CS_ERR_UNAVAILABLE;
-    snprintf(msg, sizeof msg, "Asterisk: %s", err->message[0] ? err->message : cs_err_name(e));
+    snprintf(msg, sizeof msg, "Asterisk: %.180s", err->message[0] ? err->message : cs_err_name(e));
     return calls__cmd_fail(cmd, e, msg);
 }
 
