@@ -310,6 +310,10 @@ static cs_err request(ari_client *c, const char *method, sbuf *url, const char *
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->request_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Asterisk closes idle HTTP sessions after 15 s (http.conf
+     * session_keep_alive): never reuse one that old, so a request does not
+     * race the server's close. */
+    curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, 10L);
     curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
     curl_easy_setopt(h, CURLOPT_PASSWORD, c->password);
