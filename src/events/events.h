@@ -60,6 +60,7 @@ typedef struct events_config {
     int queue_max;        /* EVENTS_SUBSCRIBER_QUEUE: unsent events before a cut-off */
     int max_subscribers;  /* EVENTS_MAX_SUBSCRIBERS per instance */
     int stall_s;          /* EVENTS_REPLAY_STALL: a replay with no progress this long ends */
+    int cutoff_grace_s;   /* EVENTS_CUTOFF_GRACE: a cut-off stream not reading is dropped */
 } events_config;
 
 /* The config rows (load them with cfg_load into an events_config). */

@@ -6,7 +6,6 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -159,68 +158,4 @@ bool events_cursor_accept(int64_t *through, int64_t seq)
         return false;
     *through = seq;
     return true;
-}
-
-void events_sentlog_init(events_sentlog *l, int64_t start)
-{
-    memset(l, 0, sizeof *l);
-    l->start = start;
-}
-
-void events_sentlog_free(events_sentlog *l)
-{
-    free(l->heap);
-    l->heap = NULL;
-    l->cap = 0;
-}
-
-static size_t events__sentlog_cap(const events_sentlog *l)
-{
-    return l->heap != NULL ? l->cap : EVENTS_SENTLOG_INLINE;
-}
-
-static int64_t *events__sentlog_buf(events_sentlog *l)
-{
-    return l->heap != NULL ? l->heap : l->inl;
-}
-
-int events_sentlog_push(events_sentlog *l, int64_t seq, size_t queued, size_t window)
-{
-    size_t cap = events__sentlog_cap(l), i;
-    int64_t *buf = events__sentlog_buf(l);
-
-    /* The resume point looks queued + 2 entries back. */
-    if (queued + 3 > cap && l->heap == NULL) {
-        size_t ncap = (window > queued ? window : queued) + 3;
-        int64_t *h = malloc(ncap * sizeof *h);
-        uint64_t first = l->total > cap ? l->total - cap : 0;
-        if (h == NULL)
-            return -1;
-        /* keep the entries at the same index modulo the new size */
-        for (i = 0; first + i < l->total; i++)
-            h[(first + i) % ncap] = buf[(first + i) % cap];
-        l->heap = h;
-        l->cap = ncap;
-        cap = ncap;
-        buf = h;
-    }
-    buf[l->total % cap] = seq;
-    l->total++;
-    return 0;
-}
-
-int64_t events_sentlog_resume_point(const events_sentlog *l, size_t queued)
-{
-    size_t cap = l->heap != NULL ? l->cap : EVENTS_SENTLOG_INLINE;
-    const int64_t *buf = l->heap != NULL ? l->heap : l->inl;
-    uint64_t done, idx;
-
-    /* one more back for the message that may be in flight */
-    if ((uint64_t)queued + 1 >= l->total)
-        return l->start;
-    done = l->total - queued - 1; /* messages surely delivered */
-    idx = done - 1;
-    if (l->total - idx > cap) /* fell out of the log: be conservative */
-        return l->start;
-    return buf[idx % cap];
 }

@@ -85,32 +85,4 @@ events_resume_plan events_resume_decide(int64_t after_seq, int64_t horizon, int6
  */
 bool events_cursor_accept(int64_t *through, int64_t seq);
 
-/*
- * Where to tell a cut-off subscriber to resume from. The queued messages
- * of a stream are a suffix of what was queued; this log remembers the seqs
- * of the last ones queued so that, knowing how many are still queued, the
- * last one surely delivered is known. Small inline, grown on the heap only
- * for a subscriber that falls behind (idle subscribers stay small).
- */
-enum { EVENTS_SENTLOG_INLINE = 8 };
-typedef struct events_sentlog {
-    int64_t start;  /* through point before the first message */
-    uint64_t total; /* messages logged */
-    int64_t inl[EVENTS_SENTLOG_INLINE];
-    int64_t *heap; /* cap entries when grown */
-    size_t cap;
-} events_sentlog;
-
-void events_sentlog_init(events_sentlog *l, int64_t start);
-void events_sentlog_free(events_sentlog *l);
-/* Records the seq of one more message queued, `queued` being how many were
- * still unsent before it; when that outgrows the inline log it moves to
- * the heap, sized for `window` (the most a subscriber may have queued).
- * -1 if out of memory (the log then answers conservatively). */
-int events_sentlog_push(events_sentlog *l, int64_t seq, size_t queued, size_t window);
-/* With `queued` messages still unsent, the seq through which the client
- * surely has everything: the message before the oldest unsent one and
- * before the one possibly in flight. */
-int64_t events_sentlog_resume_point(const events_sentlog *l, size_t queued);
-
 #endif

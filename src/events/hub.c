@@ -52,6 +52,9 @@ const cfg_entry events_cfg_table[] = {
      "events a subscriber may have unsent before it is cut off with RESOURCE_EXHAUSTED"},
     {"EVENTS_MAX_SUBSCRIBERS", CFG_INT, offsetof(events_config, max_subscribers), "20000", 1,
      10000000, "WatchEvents streams one instance serves at once"},
+    {"EVENTS_CUTOFF_GRACE", CFG_INT, offsetof(events_config, cutoff_grace_s), "10", 1, 3600,
+     "seconds a cut-off subscriber gets to read its last events and the status before its "
+     "stream is dropped"},
     {"EVENTS_REPLAY_STALL", CFG_INT, offsetof(events_config, stall_s), "30", 1, 3600,
      "seconds a resuming subscriber may make no progress before it is cut off"},
 };
@@ -68,7 +71,7 @@ struct events_sub {
     events_filter filter;
     int64_t after_seq;
     int64_t through; /* served through this seq (sent or filtered out) */
-    events_sentlog sent;
+    int64_t cut_ms;  /* when it was cut off (SUB_DONE), 0 if not */
     sub_state state; /* hub->mu */
     int planned;     /* replay thread only */
     int64_t progress_ms;
@@ -117,7 +120,6 @@ static void sub__unref(events_sub *s)
     if (atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     rpc_stream_unref(s->stream);
-    events_sentlog_free(&s->sent);
     free(s);
 }
 
@@ -159,21 +161,47 @@ static void hub__reap(events_hub *hub)
 }
 
 /* Ends a subscriber that cannot keep up (hub->mu held, or the replay
- * thread's own subscriber). The client gets the status at once. */
+ * thread's own subscriber in REPLAY state).
+ *
+ * Why finish and not abort: what the stream has queued is everything
+ * through s->through, so the client gets exactly that, then the status, and
+ * "resume from seq N" is exact: nothing lost, nothing repeated. Aborting
+ * would drop queued messages and whatever gRPC has buffered, so no N the
+ * server could name would be right. A client that does not read at all
+ * would hold its (bounded) queue for ever: the listener aborts those after
+ * EVENTS_CUTOFF_GRACE (hub__abort_stuck). */
 static void sub__cut(events_sub *s, cs_err e, const char *why)
 {
     char msg[160];
-    int64_t n = events_sentlog_resume_point(&s->sent, rpc_stream_queued(s->stream));
 
     s->state = SUB_DONE;
+    s->cut_ms = hub__now_ms();
     if (atomic_load(&s->closed))
         return;
     if (e == CS_ERR_RESOURCE)
-        snprintf(msg, sizeof msg, "subscriber too slow, resume from seq %lld", (long long)n);
+        snprintf(msg, sizeof msg, "subscriber too slow, resume from seq %lld",
+                 (long long)s->through);
     else
-        snprintf(msg, sizeof msg, "%s, resume from seq %lld", why, (long long)n);
+        snprintf(msg, sizeof msg, "%s, resume from seq %lld", why, (long long)s->through);
     log_warn("events: ending subscriber %s: %s", rpc_stream_request_id(s->stream), msg);
-    rpc_stream_abort(s->stream, e, msg);
+    rpc_stream_finish(s->stream, e, msg);
+}
+
+/* Cut-off subscribers that have not read their last events and status
+ * within the grace period: dropped at once (hub->mu held). */
+static void hub__abort_stuck(events_hub *hub)
+{
+    int64_t now = hub__now_ms();
+    events_sub *s;
+
+    for (s = hub->subs; s != NULL; s = s->next) {
+        if (s->state != SUB_DONE || s->cut_ms == 0 || atomic_load(&s->closed) ||
+            now - s->cut_ms < (int64_t)hub->cfg.cutoff_grace_s * 1000)
+            continue;
+        s->cut_ms = 0;
+        rpc_stream_abort(s->stream, CS_ERR_RESOURCE,
+                         "subscriber too slow and not reading; resume from your last seq");
+    }
 }
 
 /* Queues one event for a subscriber. 0, or -1 if its queue is full. */
@@ -185,7 +213,6 @@ static int sub__send(events_sub *s, const Callservice__V1__Event *ev)
         return -1;
     if (rpc_stream_send(s->stream, &ev->base) != 0)
         return -1;
-    (void)events_sentlog_push(&s->sent, ev->seq, queued, (size_t)s->hub->cfg.queue_max);
     return 0;
 }
 
@@ -239,7 +266,6 @@ cs_err events_hub_subscribe(struct events_hub *hub, struct rpc_stream *stream,
         hub->replay_kick = 1;
         pthread_cond_signal(&hub->replay_cv);
     }
-    events_sentlog_init(&s->sent, s->through);
     rpc_stream_ref(stream);
     rpc_stream_on_close(stream, sub__on_close, s);
     s->next = hub->subs;
@@ -449,6 +475,9 @@ static void *hub__listener_main(void *arg)
         }
         if (need) {
             next_poll = hub__now_ms() + 1000;
+            pthread_mutex_lock(&hub->mu);
+            hub__abort_stuck(hub);
+            pthread_mutex_unlock(&hub->mu);
             if (hub__catch_up(hub) != 0)
                 continue;
         }
@@ -619,8 +648,6 @@ static cs_err hub__send_resync(events_hub *hub, db_conn *db, events_sub *s, int6
     ev.snapshot = &snap;
     if (rpc_stream_send(s->stream, &ev.base) != 0)
         rc = CS_ERR_RESOURCE;
-    else
-        (void)events_sentlog_push(&s->sent, as_of, 0, (size_t)hub->cfg.queue_max);
 out:
     for (i = 0; i < n; i++)
         protobuf_c_message_free_unpacked(&calls[i]->base, NULL);
@@ -662,7 +689,6 @@ static cs_err hub__plan(events_hub *hub, db_conn *db, events_sub *s)
             goto out;
     }
     s->through = p.start;
-    s->sent.start = p.start;
     s->planned = 1;
 out:
     if (res != NULL)

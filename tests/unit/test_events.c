@@ -1,7 +1,7 @@
 /*
  * Unit tests of the events module's pure parts: who sees what, where a
  * resuming subscriber starts, the replay/live merge without gap or
- * duplicate, the resume point of a cut-off subscriber, the ephemeral wire
+ * duplicate, the ephemeral wire
  * form and a call_events row turned into an Event.
  */
 #include <setjmp.h>
@@ -224,40 +224,6 @@ static void test_cursor_merge(void **state)
     assert_false(events_cursor_accept(&through, 2)); /* older than the resume point */
 }
 
-static void test_sentlog(void **state)
-{
-    events_sentlog l;
-    int64_t s;
-
-    (void)state;
-    events_sentlog_init(&l, 50);
-    /* nothing sent: resume from the start */
-    assert_int_equal(events_sentlog_resume_point(&l, 0), 50);
-    assert_int_equal(events_sentlog_push(&l, 51, 0, 100), 0);
-    /* one sent and maybe in flight: still the start */
-    assert_int_equal(events_sentlog_resume_point(&l, 0), 50);
-    assert_int_equal(events_sentlog_push(&l, 55, 0, 100), 0);
-    assert_int_equal(events_sentlog_resume_point(&l, 0), 51);
-    assert_int_equal(events_sentlog_resume_point(&l, 1), 50);
-    assert_null(l.heap); /* idle subscribers stay inline */
-    /* falls behind: 1..60 queued without any being sent */
-    for (s = 60; s < 120; s++)
-        assert_int_equal(events_sentlog_push(&l, s, (size_t)(s - 60), 100), 0);
-    assert_non_null(l.heap);
-    assert_int_equal(events_sentlog_resume_point(&l, 60), 51);
-    /* the client read 30 of them: 60..88 surely delivered, 89 maybe */
-    assert_int_equal(events_sentlog_resume_point(&l, 30), 88);
-    assert_int_equal(events_sentlog_resume_point(&l, 0), 118);
-    /* wrap around the heap ring many times, with a window of 100 */
-    for (s = 120; s < 1000; s++)
-        assert_int_equal(events_sentlog_push(&l, s, 90, 100), 0);
-    assert_int_equal(events_sentlog_resume_point(&l, 90), 999 - 91);
-    assert_int_equal(events_sentlog_resume_point(&l, 99), 999 - 100);
-    /* beyond the window the answer is conservative, never too far */
-    assert_int_equal(events_sentlog_resume_point(&l, 500), 50);
-    events_sentlog_free(&l);
-}
-
 static void test_ephemeral_roundtrip(void **state)
 {
     Callservice__V1__Event ev = CALLSERVICE__V1__EVENT__INIT, *back;
@@ -396,7 +362,6 @@ int main(void)
         cmocka_unit_test(test_parse_uuid_array),
         cmocka_unit_test(test_resume_decide),
         cmocka_unit_test(test_cursor_merge),
-        cmocka_unit_test(test_sentlog),
         cmocka_unit_test(test_ephemeral_roundtrip),
         cmocka_unit_test(test_rec_from_row),
     };
