@@ -188,6 +188,11 @@ static void receive(struct ari__ws *ws, struct lws *wsi, const char *in, size_t 
     }
     ws->rx_len = 0;
     ws->rx_drop = false;
+    if (ws->rx_cap > (256u << 10)) { /* do not keep a huge event's buffer */
+        free(ws->rx);
+        ws->rx = NULL;
+        ws->rx_cap = 0;
+    }
 }
 
 static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -212,7 +217,11 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         receive(ws, wsi, in, len);
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        log_debug("ari: events connect failed: %s", in ? (const char *)in : "?");
+        /* Logged every time: at most one line per backoff step (<= 30 s),
+         * and the reason (refused, 401 on a wrong api_key) is what an
+         * operator needs. */
+        log_warn("ari: events connect to %s:%d failed: %s", ws->host, c->port,
+                 in ? (const char *)in : "?");
         ws->wsi = NULL;
         report_state(ws, false);
         schedule_retry(ws);
