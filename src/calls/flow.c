@@ -608,9 +608,9 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
     calls_user u;
     call_new n = {0};
     call_rec *r = NULL;
-    char endpoint[256], id[96];
+    char endpoint[256] = "", id[96];
     ari_error err = {0};
-    cs_err rc;
+    cs_err rc, dialled;
 
     rc = calls_repo_user_by_extension(w->db, ev->args[0], &u);
     if (rc != CS_OK) {
@@ -646,15 +646,18 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
     /* the caller hears ringing; the user's device is dialled */
     if (ari_channel_ring(m->ari, ch->id, &err) != CS_OK)
         log_debug("calls: ring %s: %s", ch->id, err.message);
-    rc = calls__endpoint(m, u.extension, NULL, endpoint, sizeof endpoint);
-    if (rc == CS_OK)
-        rc = calls__dial_leg(m, call_id, "b", endpoint, ch->id, id, sizeof id, &err);
+    dialled = calls__endpoint(m, u.extension, NULL, endpoint, sizeof endpoint);
+    if (dialled == CS_OK)
+        dialled = calls__dial_leg(m, call_id, "b", endpoint, ch->id, id, sizeof id, &err);
+    if (dialled != CS_OK)
+        log_warn("calls: inbound call %s: dialling %s failed: %s %s", call_id, endpoint,
+                 cs_err_name(dialled), err.message);
     if ((rc = db_begin(w->db)) != CS_OK)
         goto out;
     call_rec_free(r);
     r = NULL;
     rc = calls_repo_get(w->db, call_id, CALLS_FOR_UPDATE, &r);
-    if (rc == CS_OK && strncmp(id, call_id, 36) == 0) {
+    if (rc == CS_OK && dialled == CS_OK) {
         calls__set_str(&r->call->callee_channel_id, id);
         rc = calls__advance(w, r, CALL_IN_RING, NULL);
     } else if (rc == CS_OK) {

@@ -1,0 +1,350 @@
+// CallService end to end: callsvc + the ARI simulator + PostgreSQL, through
+// the gRPC API. Far ends are steered through the simulator's control API
+// (/_sim/...): answer, busy, ring forever, hang up, inbound calls, faults.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startPostgres, startSim, startCallsvc, grpcApi, waitFor, sleep, expectGrpcError, ADMIN,
+} from './lib/stack.mjs';
+
+let pg; let sim; let svc; let api;
+const users = {};
+
+async function makeUser(name, role) {
+  const admin = await api.users.Login(ADMIN);
+  const email = `${name}-${Date.now()}@example.com`;
+  const u = await api.users.CreateUser({ name, email, password: 'password123', role },
+    { token: admin.token });
+  const { token } = await api.users.Login({ email, password: 'password123' });
+  return { id: u.id, token, ext: u.sip_device.extension, name };
+}
+
+const call = (c, opts) => api.calls.GetCall({ call_id: c }, opts);
+async function waitStatus(id, status, token, timeoutMs = 10000) {
+  return waitFor(async () => {
+    const c = await call(id, { token });
+    return c.status === status ? c : null;
+  }, { timeoutMs, what: `call ${id} to be ${status}` });
+}
+const far = (endpoint, body) => sim.control('POST', `/_sim/endpoints/${endpoint}`, body);
+const farClear = (endpoint) => sim.control('DELETE', `/_sim/endpoints/${endpoint}`).catch(() => {});
+let numberSeq = 5550000;
+const nextNumber = () => String(++numberSeq);
+
+before(async () => {
+  pg = await startPostgres();
+  sim = await startSim();
+  svc = await startCallsvc({ pg, sim, env: { RING_TIMEOUT_S: '2', CALLS_FLOW_WORKERS: '4' } });
+  api = grpcApi(svc.addr);
+  // devices answer fast unless a test says otherwise
+  await sim.control('POST', '/_sim/default', { mode: 'answer', answer_after_ms: 50 });
+  users.a = await makeUser('agent-a', 'ROLE_AGENT');
+  users.b = await makeUser('agent-b', 'ROLE_AGENT');
+  users.s = await makeUser('super', 'ROLE_SUPERVISOR');
+  await waitFor(async () => (await sim.control('GET', '/_sim/state')) !== null, { what: 'sim' });
+});
+
+after(async () => {
+  api?.close();
+  await svc?.stop();
+  await sim?.stop();
+  await pg?.destroy();
+});
+
+test('outbound answered, then hung up by the caller through the API', async () => {
+  const a = users.a;
+  const c0 = await api.calls.MakeCall({ to: nextNumber() }, { token: a.token });
+  assert.equal(c0.direction, 'CALL_DIRECTION_OUTBOUND');
+  assert.ok(['CALL_STATUS_INITIATED', 'CALL_STATUS_RINGING'].includes(c0.status));
+  assert.equal(c0.caller.user_id, a.id);
+  const up = await waitStatus(c0.id, 'CALL_STATUS_IN_PROGRESS', a.token);
+  assert.equal(up.bridge_id, c0.id);
+  assert.ok(up.answered_at);
+  await sleep(1100);
+  const done = await api.calls.HangupCall({ call_id: c0.id }, { token: a.token });
+  assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+  assert.equal(done.hangup_cause, 'normal');
+  assert.ok(done.duration_seconds >= 1);
+  assert.ok(Number(done.version) > Number(c0.version));
+  await expectGrpcError(api.calls.HangupCall({ call_id: c0.id }, { token: a.token }),
+    'FAILED_PRECONDITION');
+  // no channel of the call is left in Asterisk
+  await waitFor(async () => {
+    const st = await sim.control('GET', '/_sim/state');
+    return !JSON.stringify(st).includes(c0.id);
+  }, { what: 'the call\'s channels and bridge to be gone' });
+});
+
+test('outbound answered, then the far end hangs up', async () => {
+  const n = nextNumber();
+  await far(`PJSIP/${n}@trunk`, { mode: 'answer', answer_after_ms: 50, hangup_after_ms: 500 });
+  const c = await api.calls.MakeCall({ to: n }, { token: users.a.token });
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token);
+  const done = await waitStatus(c.id, 'CALL_STATUS_COMPLETED', users.a.token);
+  assert.equal(done.hangup_cause, 'normal');
+  await farClear(`PJSIP/${n}@trunk`);
+});
+
+test('busy and no answer come from ARI', async () => {
+  const busy = nextNumber();
+  await far(`PJSIP/${busy}@trunk`, { mode: 'busy' });
+  const c1 = await api.calls.MakeCall({ to: busy }, { token: users.a.token });
+  const b = await waitStatus(c1.id, 'CALL_STATUS_BUSY', users.a.token);
+  assert.equal(b.hangup_cause, 'busy');
+  assert.equal(b.answered_at, null);
+
+  const silent = nextNumber();
+  await far(`PJSIP/${silent}@trunk`, { mode: 'ring_forever' });
+  const c2 = await api.calls.MakeCall({ to: silent }, { token: users.a.token });
+  await waitStatus(c2.id, 'CALL_STATUS_RINGING', users.a.token);
+  const na = await waitStatus(c2.id, 'CALL_STATUS_NO_ANSWER', users.a.token, 8000);
+  assert.equal(na.hangup_cause, 'no_answer');
+});
+
+test('the caller cancels while the destination rings', async () => {
+  const n = nextNumber();
+  await far(`PJSIP/${n}@trunk`, { mode: 'ring_forever' });
+  const c = await api.calls.MakeCall({ to: n }, { token: users.a.token });
+  await waitFor(async () => {
+    const x = await call(c.id, { token: users.a.token });
+    return x.callee_channel_id ? x : null;
+  }, { what: 'the destination to be dialled' });
+  const done = await api.calls.HangupCall({ call_id: c.id }, { token: users.a.token });
+  assert.equal(done.status, 'CALL_STATUS_CANCELED');
+  assert.equal(done.hangup_cause, 'canceled');
+});
+
+test('Asterisk down: UNAVAILABLE and no call written', async () => {
+  const before = await api.calls.ListCallHistory({ limit: 100 }, { token: users.b.token });
+  await sim.control('POST', '/_sim/faults/fail', { count: 1, status: 503 });
+  await expectGrpcError(api.calls.MakeCall({ to: nextNumber() }, { token: users.b.token }),
+    'UNAVAILABLE');
+  const afterH = await api.calls.ListCallHistory({ limit: 100 }, { token: users.b.token });
+  assert.equal(afterH.page_info.total, before.page_info.total);
+  await sim.control('DELETE', '/_sim/faults');
+});
+
+test('bad input', async () => {
+  const t = { token: users.a.token };
+  for (const to of ['', 'abc', '12 3', '1'.repeat(33), '3001@x', '+', '1+2']) {
+    await expectGrpcError(api.calls.MakeCall({ to }, t), 'INVALID_ARGUMENT');
+  }
+  await expectGrpcError(api.calls.MakeCall({ to: users.a.ext }, t), 'INVALID_ARGUMENT');
+  await expectGrpcError(api.calls.GetCall({ call_id: 'nope' }, t), 'INVALID_ARGUMENT');
+  await expectGrpcError(api.calls.GetCall({ call_id: '00000000-0000-4000-8000-000000000000' }, t),
+    'NOT_FOUND');
+  await expectGrpcError(api.calls.HangupCall({ call_id: '00000000-0000-4000-8000-000000000000' }, t),
+    'NOT_FOUND');
+  await expectGrpcError(api.calls.GetCall({ call_id: 'x' }), 'UNAUTHENTICATED');
+  await expectGrpcError(api.calls.ListCallHistory({ cursor: 'garbage' }, t), 'INVALID_ARGUMENT');
+});
+
+test('idempotent MakeCall: a retried request_id returns the same call', async () => {
+  const n = nextNumber();
+  const r1 = await api.calls.MakeCall({ to: n, request_id: 'req-1' }, { token: users.b.token });
+  const r2 = await api.calls.MakeCall({ to: n, request_id: 'req-1' }, { token: users.b.token });
+  assert.equal(r2.id, r1.id);
+  assert.equal(r2.request_id, 'req-1');
+  await waitStatus(r1.id, 'CALL_STATUS_IN_PROGRESS', users.b.token);
+  await api.calls.HangupCall({ call_id: r1.id }, { token: users.b.token });
+});
+
+test('inbound call answered through AnswerCall while ringing', async () => {
+  const a = users.a;
+  await far(`PJSIP/${a.ext}`, { mode: 'ring_forever' });
+  const ch = await sim.control('POST', '/_sim/inbound',
+    { extension: a.ext, caller: { name: 'Outside', number: '5551212' } });
+  const chId = ch.id || ch.channel?.id;
+  const c = await waitFor(async () => {
+    const act = await api.calls.ListActiveCalls({}, { token: a.token });
+    return act.calls.find((x) => x.direction === 'CALL_DIRECTION_INBOUND' &&
+      x.status === 'CALL_STATUS_RINGING');
+  }, { what: 'the inbound call to ring' });
+  assert.equal(c.callee.user_id, a.id);
+  assert.equal(c.caller.number, '5551212');
+  // another agent cannot see or answer it
+  await expectGrpcError(api.calls.AnswerCall({ call_id: c.id }, { token: users.b.token }), 'NOT_FOUND');
+  const ans = await api.calls.AnswerCall({ call_id: c.id }, { token: a.token });
+  assert.equal(ans.status, 'CALL_STATUS_IN_PROGRESS');
+  await expectGrpcError(api.calls.AnswerCall({ call_id: c.id }, { token: a.token }),
+    'FAILED_PRECONDITION');
+  // the outside caller hangs up
+  await sim.control('POST', `/_sim/channels/${encodeURIComponent(chId || c.caller_channel_id)}/hangup`,
+    { cause: 16 });
+  const done = await waitStatus(c.id, 'CALL_STATUS_COMPLETED', a.token);
+  assert.equal(done.hangup_cause, 'normal');
+  await farClear(`PJSIP/${a.ext}`);
+});
+
+test('internal call between two users shows up for both, then hung up by the callee', async () => {
+  const { a, b } = users;
+  const c = await api.calls.MakeCall({ to: b.ext }, { token: a.token });
+  assert.equal(c.direction, 'CALL_DIRECTION_INTERNAL');
+  assert.equal(c.callee.user_id, b.id);
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', b.token);
+  const actA = await api.calls.ListActiveCalls({}, { token: a.token });
+  const actB = await api.calls.ListActiveCalls({}, { token: b.token });
+  assert.ok(actA.calls.some((x) => x.id === c.id));
+  assert.ok(actB.calls.some((x) => x.id === c.id));
+  const done = await api.calls.HangupCall({ call_id: c.id }, { token: b.token });
+  assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+  const act2 = await api.calls.ListActiveCalls({}, { token: a.token });
+  assert.ok(!act2.calls.some((x) => x.id === c.id));
+});
+
+test('blind transfer: the agent leaves, the target joins, history shows who to whom', async () => {
+  const { a, b } = users;
+  const c = await api.calls.MakeCall({ to: nextNumber() }, { token: a.token });
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', a.token);
+  await expectGrpcError(api.calls.TransferCall({ call_id: c.id, to: 'x' }, { token: a.token }),
+    'INVALID_ARGUMENT');
+  const t = await api.calls.TransferCall({ call_id: c.id, to: b.ext }, { token: a.token });
+  assert.equal(t.transfers.length, 1);
+  assert.equal(t.transfers[0].by_user_id, a.id);
+  assert.equal(t.transfers[0].to, b.ext);
+  assert.equal(t.transfers[0].to_user_id, b.id);
+  // b's device answers and is bridged with the far end; b now sees the call
+  const joined = await waitFor(async () => {
+    const x = await call(c.id, { token: b.token });
+    return x.caller_channel_id.endsWith('.t1') && x.status === 'CALL_STATUS_IN_PROGRESS' ? x : null;
+  }, { what: 'the transfer target to join' });
+  assert.equal(joined.caller.user_id, b.id);
+  // a still sees it in history
+  const h = await api.calls.ListCallHistory({ limit: 5 }, { token: a.token });
+  assert.ok(h.calls.some((x) => x.id === c.id));
+  const done = await api.calls.HangupCall({ call_id: c.id }, { token: b.token });
+  assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+});
+
+test('notes, authorization between two agents and a supervisor', async () => {
+  const { a, b, s } = users;
+  const c = await api.calls.MakeCall({ to: nextNumber() }, { token: a.token });
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', a.token);
+  await expectGrpcError(api.calls.AddCallNote({ call_id: c.id, text: '' }, { token: a.token }),
+    'INVALID_ARGUMENT');
+  await expectGrpcError(api.calls.AddCallNote({ call_id: c.id, text: 'x'.repeat(4001) },
+    { token: a.token }), 'INVALID_ARGUMENT');
+  const n = await api.calls.AddCallNote({ call_id: c.id, text: 'customer wants a refund ü' },
+    { token: a.token });
+  assert.equal(n.author_id, a.id);
+  assert.equal(n.author_name, 'agent-a');
+  await api.calls.AddCallNote({ call_id: c.id, text: 'y'.repeat(4000) }, { token: a.token });
+  // b: not a party -> NOT_FOUND everywhere
+  await expectGrpcError(call(c.id, { token: b.token }), 'NOT_FOUND');
+  await expectGrpcError(api.calls.AddCallNote({ call_id: c.id, text: 'hi' }, { token: b.token }), 'NOT_FOUND');
+  await expectGrpcError(api.calls.HangupCall({ call_id: c.id }, { token: b.token }), 'NOT_FOUND');
+  const hb = await api.calls.ListCallHistory({ user_id: a.id, limit: 100 }, { token: b.token });
+  assert.ok(!hb.calls.some((x) => x.id === c.id)); // agents: user_id ignored, own calls only
+  // the supervisor sees it, with its notes, and may hang it up
+  const sv = await call(c.id, { token: s.token });
+  assert.equal(sv.notes.length, 2);
+  assert.equal(sv.notes[0].text, 'customer wants a refund ü');
+  const done = await api.calls.HangupCall({ call_id: c.id }, { token: s.token });
+  assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+});
+
+test('history filters and pagination (page and cursor), newest first', async () => {
+  const { s, a } = users;
+  const all = await api.calls.ListCallHistory({ user_id: a.id, limit: 100 }, { token: s.token });
+  assert.ok(all.calls.length >= 5);
+  for (let i = 1; i < all.calls.length; i++) {
+    assert.ok(Number(all.calls[i - 1].created_at.seconds) >= Number(all.calls[i].created_at.seconds));
+  }
+  // cursor pages of 2 reproduce the full list exactly
+  const ids = [];
+  let cursor = '';
+  for (;;) {
+    const p = await api.calls.ListCallHistory({ user_id: a.id, limit: 2, cursor }, { token: s.token });
+    ids.push(...p.calls.map((x) => x.id));
+    if (!p.next_cursor) break;
+    cursor = p.next_cursor;
+  }
+  assert.deepEqual(ids, all.calls.map((x) => x.id));
+  // page/limit
+  const p2 = await api.calls.ListCallHistory({ user_id: a.id, page: 2, limit: 2 }, { token: s.token });
+  assert.deepEqual(p2.calls.map((x) => x.id), all.calls.slice(2, 4).map((x) => x.id));
+  assert.equal(p2.page_info.total, all.calls.length);
+  assert.equal(p2.page_info.pages, Math.ceil(all.calls.length / 2));
+  // filters
+  const busy = await api.calls.ListCallHistory({ user_id: a.id, status: 'CALL_STATUS_BUSY' }, { token: s.token });
+  assert.ok(busy.calls.length >= 1 && busy.calls.every((x) => x.status === 'CALL_STATUS_BUSY'));
+  const inb = await api.calls.ListCallHistory({ direction: 'CALL_DIRECTION_INBOUND' }, { token: s.token });
+  assert.ok(inb.calls.length >= 1 && inb.calls.every((x) => x.direction === 'CALL_DIRECTION_INBOUND'));
+  const future = await api.calls.ListCallHistory({ from: { seconds: Math.floor(Date.now() / 1000) + 3600 } },
+    { token: s.token });
+  assert.equal(future.calls.length, 0);
+});
+
+test('statistics match the calls made', async () => {
+  const { s, a } = users;
+  const h = await api.calls.ListCallHistory({ user_id: a.id, limit: 100 }, { token: s.token });
+  const st = await api.calls.GetCallStatistics({ user_id: a.id }, { token: s.token });
+  assert.equal(Number(st.total), h.calls.length);
+  const byStatus = Object.fromEntries(st.by_status.map((x) => [x.status, Number(x.count)]));
+  for (const name of ['CALL_STATUS_COMPLETED', 'CALL_STATUS_BUSY', 'CALL_STATUS_NO_ANSWER', 'CALL_STATUS_CANCELED']) {
+    assert.equal(byStatus[name], h.calls.filter((x) => x.status === name).length, name);
+  }
+  const answered = h.calls.filter((x) => x.answered_at).length;
+  assert.ok(Math.abs(st.answer_rate - answered / h.calls.length) < 1e-9);
+  const durs = h.calls.filter((x) => x.answered_at && x.ended_at).map((x) => x.duration_seconds);
+  assert.ok(Number(st.max_duration_seconds) >= Math.max(...durs));
+  assert.equal(st.per_hour.reduce((t, x) => t + Number(x.total), 0), h.calls.length);
+  assert.ok(st.per_user.some((u) => u.user_id === a.id && Number(u.total) === h.calls.length));
+  // an agent gets their own figures and no per-user breakdown
+  const mine = await api.calls.GetCallStatistics({}, { token: a.token });
+  assert.equal(Number(mine.total), h.calls.length);
+  assert.equal(mine.per_user.length, 0);
+});
+
+test('ARI WebSocket dropped mid-call: the call goes on and ends right', async () => {
+  const n = nextNumber();
+  const c = await api.calls.MakeCall({ to: n }, { token: users.a.token });
+  const up = await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token);
+  await sim.control('POST', '/_sim/faults/drop_websockets');
+  await sleep(1500); // reconnect with backoff, reconciliation finds both legs
+  const still = await call(c.id, { token: users.a.token });
+  assert.equal(still.status, 'CALL_STATUS_IN_PROGRESS');
+  await sim.control('POST', `/_sim/channels/${encodeURIComponent(up.callee_channel_id)}/hangup`, { cause: 16 });
+  const done = await waitStatus(c.id, 'CALL_STATUS_COMPLETED', users.a.token);
+  assert.equal(done.hangup_cause, 'normal');
+});
+
+test('simulator restart mid-call: the call ends failed with cause lost', async () => {
+  const c = await api.calls.MakeCall({ to: nextNumber() }, { token: users.a.token });
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token);
+  await sim.control('POST', '/_sim/restart', { down_ms: 300 });
+  const done = await waitStatus(c.id, 'CALL_STATUS_FAILED', users.a.token, 15000);
+  assert.equal(done.hangup_cause, 'lost');
+  await sim.control('POST', '/_sim/default', { mode: 'answer', answer_after_ms: 50 });
+});
+
+test('100 concurrent calls, every final status and duration right', async () => {
+  const { a } = users;
+  const plan = [];
+  for (let i = 0; i < 100; i++) {
+    const n = nextNumber();
+    const kind = ['answer', 'busy', 'answer', 'hangup'][i % 4];
+    if (kind === 'busy') await far(`PJSIP/${n}@trunk`, { mode: 'busy' });
+    if (kind === 'hangup') await far(`PJSIP/${n}@trunk`, { mode: 'answer', answer_after_ms: 50, hangup_after_ms: 1000 });
+    plan.push({ n, kind });
+  }
+  await waitFor(async () => (await sim.control('GET', '/_sim/state')) && true);
+  const calls = await Promise.all(plan.map((p) => api.calls.MakeCall({ to: p.n }, { token: a.token, deadlineMs: 30000 })));
+  // the answered ones are hung up by us after ~1 s
+  await Promise.all(calls.map(async (c, i) => {
+    if (plan[i].kind !== 'answer') return;
+    await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', a.token, 20000);
+    await sleep(1000);
+    await api.calls.HangupCall({ call_id: c.id }, { token: a.token, deadlineMs: 20000 });
+  }));
+  const expect = { answer: 'CALL_STATUS_COMPLETED', hangup: 'CALL_STATUS_COMPLETED', busy: 'CALL_STATUS_BUSY' };
+  const finals = await Promise.all(calls.map((c, i) => waitStatus(c.id, expect[plan[i].kind], a.token, 20000)));
+  for (let i = 0; i < finals.length; i++) {
+    const f = finals[i];
+    assert.ok(f.ended_at, 'ended');
+    if (plan[i].kind === 'busy') assert.equal(f.answered_at, null);
+    else assert.ok(f.duration_seconds >= 0 && f.duration_seconds <= 3, `duration ${f.duration_seconds}`);
+  }
+  const act = await api.calls.ListActiveCalls({}, { token: a.token });
+  assert.equal(act.calls.filter((x) => calls.some((c) => c.id === x.id)).length, 0);
+});
