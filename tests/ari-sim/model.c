@@ -633,13 +633,16 @@ static void enter_stasis(chan *c, const char *app, const char *args, int from_di
     }
 }
 
-static void exit_stasis(chan *c)
+/* varset: 0 when continuing straight into another Stasis() (the trace
+ * shows no STASISSTATUS then). */
+static void exit_stasis(chan *c, int varset)
 {
     ev_simple(c, "StasisEnd");
     c->in_stasis = 0;
     if (c->from_dialplan && !c->was_bridged)
         c->subscribed = 0;
-    ev_varset(c, "STASISSTATUS", "SUCCESS");
+    if (varset)
+        ev_varset(c, "STASISSTATUS", "SUCCESS");
 }
 
 /* ---- bridges: membership ------------------------------------------------- */
@@ -727,7 +730,7 @@ static void teardown(chan *c, int cause, int cancel_dial)
         ev_dial(c, "CANCEL", dialstring(c));
     bridge_leave(c);
     if (c->in_stasis)
-        exit_stasis(c);
+        exit_stasis(c, 1);
     if (p) {
         p->partner = NULL;
         c->partner = NULL;
@@ -1503,7 +1506,7 @@ void sim_channel_continue(const char *id, const sim_args *a, sim_reply *r)
     if (!c)
         return;
     reply(r, 204, NULL);
-    exit_stasis(c);
+    exit_stasis(c, empty(context) || far_context(context).mode != FAR_STASIS);
     if (empty(context)) {
         /* the next priority of where it came from: Hangup() in stasis-in,
          * nothing after AppDial2 */

@@ -51,6 +51,7 @@ struct srv_req {
     int body_too_large;
     json_t *json;
     int auth_ok;
+    int handled; /* lws may still report a body completion for Content-Length: 0 */
 };
 
 typedef struct pss {
@@ -350,6 +351,9 @@ static int srv__handle(pss *p)
     struct srv_req *q = &p->req;
     sim_reply r = {500, NULL};
 
+    if (q->handled)
+        return 0;
+    q->handled = 1;
     if (q->body_too_large)
         return srv__respond_msg(p, 413, "Request body too large");
     if (req_body_args(q) != 0)
@@ -613,7 +617,7 @@ static int srv__callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!p->have_req)
-            return -1;
+            return 0;
         return srv__handle(p) < 0 ? -1 : 0;
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -675,6 +679,7 @@ struct lws_context *srv_init(const srv_config *cfg)
     info.protocols = srv__protocols;
     info.max_http_header_pool = 1024;
     info.timeout_secs = 30;
+    info.keepalive_timeout = 15; /* Asterisk's session_keep_alive default */
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     if (cfg->host && strchr(cfg->host, '.'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
