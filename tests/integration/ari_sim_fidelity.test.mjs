@@ -174,8 +174,23 @@ async function replay(t, name, lines) {
   const expected = new Map();
   const traceEvents = new Map();
   const before = [];
+  // A trace line is written when the response arrives, so the events a
+  // request causes come before its line. Before replaying a request, wait
+  // only for the events Asterisk had sent before that request went out:
+  // those stamped earlier than its response (same clock, loopback) by more
+  // than the request's own latency.
+  const LATENCY_MS = 5;
+  const evTime = (l) => Date.parse(l.timestamp.replace(/\+0000$/, 'Z'));
+  const seenAt = []; // [key, time] of every compared trace event so far
   for (const l of used) {
-    before.push(new Map([...expected].map(([k, v]) => [k, v.length])));
+    if (l.rest && l.ts) {
+      const cutoff = Date.parse(l.ts) - LATENCY_MS;
+      const want = new Map();
+      for (const [k, tm] of seenAt) if (tm < cutoff) want.set(k, (want.get(k) || 0) + 1);
+      before.push(want);
+    } else {
+      before.push(new Map());
+    }
     if (l.rest && l.body && typeof l.body === 'object' && !Array.isArray(l.body) && l.body.id && l.body.name && modelled.has(l.body.id)) ids.seenTrace(l.body);
     if (!l.type) continue;
     const ch = evChannel(l);
@@ -185,18 +200,17 @@ async function replay(t, name, lines) {
     const k = eventKey(l);
     if (!expected.has(k)) { expected.set(k, []); traceEvents.set(k, []); }
     expected.get(k).push(sig(l));
+    seenAt.push([k, evTime(l)]);
     traceEvents.get(k).push(l);
   }
 
   const received = new Map();
-  let lastEventAt = Date.now();
   const simEvents = new Map();
   const problems = [];
   const ws = new WebSocket(`ws://${sim.addr}/ari/events?app=${wsLine}&api_key=admin:admin`);
   await new Promise((res, rej) => { ws.on('open', res); ws.on('error', rej); });
   ws.on('message', (data) => {
     const ev = JSON.parse(data.toString());
-    lastEventAt = Date.now();
     if (!TS_RE.test(ev.timestamp)) problems.push(`bad timestamp ${ev.timestamp}`);
     if (typeof ev.asterisk_id !== 'string' || typeof ev.application !== 'string') problems.push(`event without asterisk_id/application: ${ev.type}`);
     const ch = evChannel(ev);
@@ -210,16 +224,9 @@ async function replay(t, name, lines) {
 
   const simKey = (k) => { const [kind, id] = k.split(/:(.*)/s); return `${kind}:${ids.sim(id)}`; };
   const caughtUp = (want) => [...want].every(([k, n]) => (received.get(simKey(k)) || []).length >= n);
-  // A trace line is written when the response arrives, so events caused by
-  // a request come before its line: before a request, wait for the events
-  // the trace had by then, or until the simulator has been quiet a moment.
-  const waitCaughtUp = async (want, { ms = 5000, quietMs = 250 } = {}) => {
+  const waitCaughtUp = async (want, ms = 6000) => {
     const end = Date.now() + ms;
-    const start = Date.now();
-    while (!caughtUp(want) && Date.now() < end) {
-      if (quietMs && Date.now() - Math.max(lastEventAt, start) > quietMs) break;
-      await sleep(10);
-    }
+    while (!caughtUp(want) && Date.now() < end) await sleep(5);
   };
 
   const auth = 'Basic ' + Buffer.from('admin:admin').toString('base64');
@@ -253,7 +260,7 @@ async function replay(t, name, lines) {
     if (/^POST \/ari\/bridges(\?|$)/.test(l.rest) && l.body && body) ids.pairBridge(l.body.id, body.id);
   }
   // everything the trace saw, then a moment for anything extra
-  await waitCaughtUp(new Map([...expected].map(([k, v]) => [k, v.length])), { quietMs: 0 });
+  await waitCaughtUp(new Map([...expected].map(([k, v]) => [k, v.length])));
   await sleep(150);
   ws.close();
 
