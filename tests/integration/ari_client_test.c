@@ -35,14 +35,25 @@
 static int failures;
 static const char *scenario = "";
 
+/* One write per failure, so that log lines of the WebSocket thread do not
+ * land in the middle of it. */
+static void check_failed(const char *file, int line, const char *cond, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void check_failed(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    failures++;
+    fprintf(stderr, "FAIL [%s] %s:%d: %s: %s\n", scenario, file, line, cond, msg);
+}
+
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL [%s] %s:%d: %s: ", scenario, __FILE__, __LINE__, #cond);         \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
+        if (!(cond))                                                                               \
+            check_failed(__FILE__, __LINE__, #cond, __VA_ARGS__);                                  \
     } while (0)
 
 #define CHECK_RC(rc, want, err)                                                                    \
