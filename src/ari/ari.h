@@ -25,6 +25,32 @@
  *    freed on, any thread.
  *  - Absent or wrongly typed fields decode as NULL strings / zero numbers;
  *    the fields an event type requires (see ari_event) are guaranteed.
+ *
+ * Typical use (the calls module):
+ *
+ *   ari_config cfg = {.url = env.ari_url, .user = env.ari_user,
+ *                     .password = env.ari_password, .app = env.ari_app};
+ *   ari_callbacks cb = {.on_event = calls_on_ari_event,      // takes ownership of ev
+ *                       .on_connected = calls_reconcile,     // list channels/bridges
+ *                       .on_state = calls_on_ari_state,      // health: NOT_SERVING while down
+ *                       .ud = calls};
+ *   ari_client *ari;
+ *   if (ari_client_new(&cfg, &cb, &ari) != CS_OK || ari_client_start(ari) != CS_OK) ...
+ *
+ *   char ep[128];
+ *   if (ari_endpoint_format(env.device_tmpl, "ext", "3001", ep, sizeof ep) != CS_OK) ...
+ *   ari_originate o = {.endpoint = ep, .app = env.ari_app, .app_args = "dialed,<caller>",
+ *                      .originator = caller_id};
+ *   ari_channel *callee = NULL;
+ *   ari_error err;
+ *   cs_err rc = ari_channel_create(ari, &o, &callee, &err);   // then ari_channel_dial()
+ *   ...
+ *   ari_channel_free(callee);
+ *   ari_client_stop(ari);          // joins the WebSocket thread
+ *   ari_client_free(ari);
+ *
+ * Every call is warn_unused_result: for a best-effort call (hang up during
+ * cleanup) test the result and log it rather than cast it away.
  */
 #ifndef CS_ARI_H
 #define CS_ARI_H
