@@ -127,6 +127,14 @@ static void db__set_errmsg(db_conn *c, const char *m)
         c->errmsg[--n] = '\0';
 }
 
+/* Server notices ("relation already exists, skipping") go to the debug
+ * log instead of libpq's default, stderr. */
+static void db__notice(void *arg, const char *message)
+{
+    (void)arg;
+    log_debug("database notice: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 static cs_err db__connect(db_conn *c)
 {
     /* Our defaults first: later keywords (the URL's own) override them. */
@@ -147,6 +155,7 @@ static cs_err db__connect(db_conn *c)
         rc = CS_ERR_UNAVAILABLE;
         goto out;
     }
+    PQsetNoticeProcessor(c->pg, db__notice, NULL);
     log_debug("database connected");
 out:
     return rc;
