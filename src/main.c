@@ -23,6 +23,8 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "rpc/health.h"
+#include "calls/calls.h"
+#include "events/service.h"
 #include "rpc/rpc.h"
 #include "svc.h"
 #include "users/users.h"
@@ -140,8 +142,21 @@ static int svc__serve(svc_app *app)
     probe = db_open(app->cfg.database_url);
     if (!probe)
         return 1;
+    /* The event hub first (calls append events), then the calls module and
+     * its ARI client, then the server that lets requests in. */
+    if (events_service_start(app) != 0) {
+        db_close(probe);
+        return 1;
+    }
+    if (calls_svc_start(app) != CS_OK) {
+        events_service_stop(app);
+        db_close(probe);
+        return 1;
+    }
     srv = rpc_server_start(&rc);
     if (!srv) {
+        calls_svc_stop(app);
+        events_service_stop(app);
         db_close(probe);
         return 1;
     }
@@ -149,14 +164,20 @@ static int svc__serve(svc_app *app)
     for (;;) {
         struct timespec ts = {app->cfg.health_interval_ms / 1000,
                               (long)(app->cfg.health_interval_ms % 1000) * 1000000L};
-        int up = db_ping(probe) == CS_OK;
+        /* Ready when the database answers and, if an Asterisk is configured,
+         * its ARI WebSocket is up. */
+        int db_up = db_ping(probe) == CS_OK;
+        int ari_up = !app->cfg.ari_url || !*app->cfg.ari_url || calls_svc_ari_connected(app);
+        int up = db_up && ari_up;
         int sig;
         if (up != last) {
             svc__set_health(up ? HEALTH_SERVING : HEALTH_NOT_SERVING);
             if (up)
-                log_info("database reachable: SERVING");
-            else
+                log_info("database and ARI reachable: SERVING");
+            else if (!db_up)
                 log_warn("database unreachable: NOT_SERVING (%s)", db_errmsg(probe));
+            else
+                log_warn("ARI unreachable: NOT_SERVING");
             last = up;
         }
         sig = sigtimedwait(&set, NULL, &ts);
@@ -172,6 +193,8 @@ static int svc__serve(svc_app *app)
     health_set_all(HEALTH_NOT_SERVING);
     rpc_server_request_stop(srv);
     rpc_server_wait_and_free(srv);
+    calls_svc_stop(app);
+    events_service_stop(app);
     health_reset();
     db_close(probe);
     log_info("callsvc stopped");
