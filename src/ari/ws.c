@@ -377,6 +377,11 @@ void ari__ws_stop(ari_client *c)
     struct ari__ws *ws = c->ws;
     if (!ws)
         return;
+    if (pthread_equal(pthread_self(), ws->thread)) {
+        /* From a callback: joining ourselves would deadlock. */
+        log_error("ari: ari_client_stop called on the WebSocket thread; ignored");
+        return;
+    }
     pthread_mutex_lock(&ws->ctx_lock);
     atomic_store(&ws->stop, true);
     if (ws->ctx)
