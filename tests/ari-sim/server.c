@@ -600,6 +600,8 @@ static int srv__callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_BODY:
         if (!p->have_req)
             return -1;
+        if (!len || !in)
+            return 0; /* lws reports an empty chunk for Content-Length: 0 */
         if (p->req.body_len + len > SRV_BODY_MAX) {
             p->req.body_too_large = 1;
             return 0;
@@ -678,6 +680,7 @@ struct lws_context *srv_init(const srv_config *cfg)
     info.iface = cfg->host;
     info.protocols = srv__protocols;
     info.max_http_header_pool = 1024;
+    info.max_http_header_data = 32768; /* long query strings; beyond it lws drops the connection */
     info.timeout_secs = 30;
     info.keepalive_timeout = 15; /* Asterisk's session_keep_alive default */
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
