@@ -246,6 +246,11 @@ async function replay(t, name, lines) {
       else assert.match(r.body, /^<!DOCTYPE HTML/, `${l.rest}: HTML body`);
       continue;
     }
+    // ids the request names must be known first (an inbound channel's id
+    // comes from its StasisStart, which may trail the previous response)
+    const named = [...modelled].filter((id) => l.rest.includes(id));
+    const end = Date.now() + 6000;
+    while (named.some((id) => !ids.map.has(id)) && Date.now() < end) await sleep(5);
     const { method, path: p } = rewrite(l.rest, ids);
     const headers = { authorization: l.status === 401 ? bad : auth };
     const init = { method, headers };
