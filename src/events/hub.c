@@ -90,6 +90,7 @@ struct events_hub {
     size_t n_subs;
     int64_t seq; /* everything through seq has been dispatched */
     int replay_kick;
+    size_t replay_rr; /* round-robin start among replaying subscribers */
     pthread_mutex_t close_mu;
     events_sub *closing;
     int wake[2];
@@ -786,10 +787,26 @@ static void *hub__replayer_main(void *arg)
         }
         pthread_mutex_lock(&hub->mu);
         hub->replay_kick = 0;
-        for (s = hub->subs; s != NULL && n < sizeof work / sizeof work[0]; s = s->next) {
-            if (s->state == SUB_REPLAY && !atomic_load(&s->closed)) {
-                atomic_fetch_add(&s->refs, 1);
-                work[n++] = s;
+        /* At most a batch per round, starting further along each round, so
+         * that blocked subscribers at the head of the list cannot starve
+         * the others. */
+        {
+            size_t k = 0, skip;
+            for (s = hub->subs; s != NULL; s = s->next)
+                k += s->state == SUB_REPLAY && !atomic_load(&s->closed);
+            skip = k > sizeof work / sizeof work[0] ? hub->replay_rr++ % k : 0;
+            for (i = 0; i < 2 && n < sizeof work / sizeof work[0]; i++) {
+                size_t idx = 0;
+                for (s = hub->subs; s != NULL && n < sizeof work / sizeof work[0]; s = s->next) {
+                    if (s->state != SUB_REPLAY || atomic_load(&s->closed))
+                        continue;
+                    /* first pass from `skip` to the end, second from 0 to `skip` */
+                    if ((i == 0 && idx >= skip) || (i == 1 && idx < skip)) {
+                        atomic_fetch_add(&s->refs, 1);
+                        work[n++] = s;
+                    }
+                    idx++;
+                }
             }
         }
         pthread_mutex_unlock(&hub->mu);
