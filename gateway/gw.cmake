@@ -25,6 +25,11 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/main.c)
   if(TARGET gw_socketio)
     target_link_libraries(callgw PRIVATE gw_socketio)
     target_compile_definitions(callgw PRIVATE GW_HAVE_SOCKETIO=1)
+    # The Socket.IO application (auth, events, requests) on top of it.
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/sio_app.c)
+      target_sources(callgw PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/sio_app.c)
+      target_compile_definitions(callgw PRIVATE GW_HAVE_SIO_APP=1)
+    endif()
   endif()
 endif()
 

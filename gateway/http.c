@@ -663,7 +663,7 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
 #ifdef GW_HAVE_SOCKETIO
     if (strncmp(path, "/socket.io", 10) == 0 && (path[10] == '/' || !path[10]))
         return gw__eio_http_begin(h, wsi, pss, method, sio_server_eio(h->sio));
-    if (strncmp(path, "/engine.io", 10) == 0 && (path[10] == '/' || !path[10]))
+    if (h->echo && strncmp(path, "/engine.io", 10) == 0 && (path[10] == '/' || !path[10]))
         return gw__eio_http_begin(h, wsi, pss, method, h->echo);
 #endif
     r = gw__req_new(h, wsi);
@@ -991,7 +991,10 @@ static void gw__tick(lws_sorted_usec_list_t *sul)
 {
     gw_http *h = lws_container_of(sul, gw_http, tick);
     sio_server_tick(h->sio);
-    eio_server_tick(h->echo);
+    if (h->echo)
+        eio_server_tick(h->echo);
+    if (h->sio_app && h->sio_app->tick && h->sio_app_state)
+        h->sio_app->tick(h->sio_app_state);
     lws_sul_schedule(h->ctx, 0, &h->tick, gw__tick, 200 * LWS_US_PER_MS);
 }
 
@@ -1002,6 +1005,10 @@ static int gw__sio_init(gw_http *h)
     memset(&ec, 0, sizeof ec);
     memset(&sc, 0, sizeof sc);
     ec.cors_origins = h->cors && *h->cors ? h->cors : NULL;
+    ec.ping_interval_ms = h->cfg.sio_ping_interval_ms;
+    ec.ping_timeout_ms = h->cfg.sio_ping_timeout_ms;
+    ec.max_payload = h->cfg.sio_max_payload;
+    sc.connect_timeout_ms = h->cfg.sio_connect_timeout_ms;
     ec.ws_headroom = LWS_PRE;
     ec.transport.http_respond = gw__eio_respond;
     ec.transport.ws_want_write = gw__eio_want_write;
@@ -1009,12 +1016,15 @@ static int gw__sio_init(gw_http *h)
     ec.transport.ws_close = gw__eio_ws_close;
     ec.transport_ctx = h;
     h->sio = sio_server_new(&ec, &sc);
-    h->echo = eio_server_new(&ec, sio_conformance_echo_handler(), NULL);
-    if (!h->sio || !h->echo)
+    /* The raw Engine.IO echo only exists in conformance mode (no app). */
+    if (!h->sio_app)
+        h->echo = eio_server_new(&ec, sio_conformance_echo_handler(), NULL);
+    if (!h->sio || (!h->sio_app && !h->echo))
         return -1;
     h->env.http = h;
     h->env.rpc = h->rpc;
     h->env.request_timeout_ms = h->cfg.request_timeout_ms;
+    h->env.app_config = h->sio_app ? h->sio_app->config : NULL;
     if (h->sio_app && h->sio_app->install) {
         if (h->sio_app->install(h->sio, &h->env, &h->sio_app_state) != CS_OK)
             return -1;
@@ -1050,7 +1060,7 @@ static int gw__ws_open(gw_http *h, struct lws *wsi, gw_pss *pss)
         return -1;
     if (strncmp(uri, "/socket.io/", 11) == 0)
         srv = sio_server_eio(h->sio);
-    else if (strncmp(uri, "/engine.io/", 11) == 0)
+    else if (h->echo && strncmp(uri, "/engine.io/", 11) == 0)
         srv = h->echo;
     else
         return -1;
@@ -1348,8 +1358,11 @@ void gw_http_free(gw_http *h)
     t = h->tasks_head;
     h->tasks_head = h->tasks_tail = NULL;
     pthread_mutex_unlock(&h->lock);
+    /* Run what is left (after the app's free): each task releases what it
+     * carries (see http.h). */
     while (t) {
         gw_task *n = t->next;
+        t->fn(t->arg);
         free(t);
         t = n;
     }

@@ -39,6 +39,9 @@ typedef struct gw_http_config {
     size_t max_body;          /* bytes; larger bodies get 413 */
     size_t max_header;        /* bytes of request headers; more gets 431 */
     int drain_timeout_ms;     /* graceful shutdown: wait at most this for requests in flight */
+    /* Engine.IO / Socket.IO timings and limits; 0 takes the library default. */
+    unsigned sio_ping_interval_ms, sio_ping_timeout_ms, sio_connect_timeout_ms;
+    size_t sio_max_payload;
 } gw_http_config;
 
 /* What a Socket.IO application gets: the loop to post work to, the gRPC
@@ -48,15 +51,24 @@ typedef struct gw_app_env {
     gw_http *http;
     rpcc_client *rpc;
     int request_timeout_ms;
+    const void *app_config; /* gw_sio_app.config */
 } gw_app_env;
 
 /* The Socket.IO application hook. install runs once on the service thread
- * after the sio_server is created (register namespaces there); *app is
- * passed back to free at shutdown (before the sio_server is freed). When no
- * application is linked, the conformance namespaces are installed instead. */
+ * after the sio_server is created (register namespaces there); tick (may be
+ * NULL) runs with the library's timers, every 200 ms; *app is passed back to
+ * free at shutdown (before the sio_server is freed). When no application is
+ * given (conformance mode), the conformance namespaces and the raw Engine.IO
+ * echo at /engine.io/ are installed instead.
+ *
+ * Tasks posted with gw_http_post that have not run when the loop stops are
+ * run by gw_http_free (after the app's free), so that they can release what
+ * they carry: a task must check that its app still exists. */
 typedef struct gw_sio_app {
     cs_err (*install)(struct sio_server *srv, const gw_app_env *env, void **app);
+    void (*tick)(void *app);
     void (*free)(void *app);
+    const void *config; /* passed to install as env->app_config */
 } gw_sio_app;
 
 /* Binds the listening socket. NULL on failure (logged). sio_app may be NULL. */

@@ -23,7 +23,7 @@
 #include "rpc/client.h"
 
 #ifdef GW_HAVE_SIO_APP
-#include "socketio/sio_app.h"
+#include "sio_app.h"
 #endif
 
 typedef struct gw_config {
@@ -37,6 +37,14 @@ typedef struct gw_config {
     int max_body;
     int max_header;
     int drain_timeout_ms;
+    int sio_ping_interval_ms;
+    int sio_ping_timeout_ms;
+    int sio_max_payload;
+    int sio_connect_timeout_ms;
+    int sio_max_sockets_per_user;
+    int sio_rate;
+    int sio_burst;
+    int sio_max_calls;
 } gw_config;
 
 #define OFF(f) offsetof(gw_config, f)
@@ -59,8 +67,77 @@ static const cfg_entry gw_cfg_table[] = {
      "largest request header block in bytes (431 above)"},
     {"DRAIN_TIMEOUT_MS", CFG_INT, OFF(drain_timeout_ms), "10000", 0, 600000,
      "on SIGTERM, wait at most this long for requests in flight"},
+    {"SIO_PING_INTERVAL_MS", CFG_INT, OFF(sio_ping_interval_ms), "25000", 50, 3600000,
+     "Engine.IO: the server pings every this many ms (--ping-interval)"},
+    {"SIO_PING_TIMEOUT_MS", CFG_INT, OFF(sio_ping_timeout_ms), "20000", 50, 3600000,
+     "Engine.IO: a client that does not answer a ping within this is closed (--ping-timeout)"},
+    {"SIO_MAX_PAYLOAD", CFG_INT, OFF(sio_max_payload), "1000000", 1024, 64 << 20,
+     "Engine.IO: largest polling POST body or WebSocket message in bytes (--max-payload)"},
+    {"SIO_CONNECT_TIMEOUT_MS", CFG_INT, OFF(sio_connect_timeout_ms), "45000", 100, 3600000,
+     "Socket.IO: a connection with no accepted CONNECT within this is closed "
+     "(--connect-timeout)"},
+    {"SIO_MAX_SOCKETS_PER_USER", CFG_INT, OFF(sio_max_sockets_per_user), "10", 1, 1000000,
+     "Socket.IO: sockets one user may have on this gateway"},
+    {"SIO_RATE", CFG_INT, OFF(sio_rate), "20", 1, 1000000,
+     "Socket.IO: client events per second per socket (token bucket refill)"},
+    {"SIO_BURST", CFG_INT, OFF(sio_burst), "40", 1, 1000000,
+     "Socket.IO: token bucket size; this many refused events in a row disconnect the socket"},
+    {"SIO_MAX_CALLS_PER_SOCKET", CFG_INT, OFF(sio_max_calls), "32", 1, 10000,
+     "Socket.IO: call rooms one socket may join"},
 };
 #define GW_NCFG (sizeof gw_cfg_table / sizeof gw_cfg_table[0])
+
+/* Command-line flags: --sio-conformance, and the Socket.IO timings
+ * (`--ping-interval 300` or `--ping-interval=300`), which override the
+ * environment. */
+static const struct gw_flag {
+    const char *name;
+    size_t off;
+    long min, max;
+} gw_flags[] = {
+    {"--ping-interval", OFF(sio_ping_interval_ms), 50, 3600000},
+    {"--ping-timeout", OFF(sio_ping_timeout_ms), 50, 3600000},
+    {"--max-payload", OFF(sio_max_payload), 16, 64 << 20},
+    {"--connect-timeout", OFF(sio_connect_timeout_ms), 100, 3600000},
+};
+
+static int gw_parse_args(int argc, char **argv, gw_config *cfg, int *conformance)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        size_t j, n = sizeof gw_flags / sizeof gw_flags[0];
+        char *end;
+        long v;
+        if (strcmp(a, "--sio-conformance") == 0) {
+            *conformance = 1;
+            continue;
+        }
+        for (j = 0; j < n; j++) {
+            size_t l = strlen(gw_flags[j].name);
+            if (strncmp(a, gw_flags[j].name, l) != 0)
+                continue;
+            if (a[l] == '=')
+                val = a + l + 1;
+            else if (a[l] == '\0' && i + 1 < argc)
+                val = argv[++i];
+            else
+                continue;
+            break;
+        }
+        if (j == n || !val) {
+            fprintf(stderr, "callgw: unknown or incomplete option '%s' (see --help)\n", a);
+            return -1;
+        }
+        v = strtol(val, &end, 10);
+        if (*end || end == val || v < gw_flags[j].min || v > gw_flags[j].max) {
+            fprintf(stderr, "callgw: %s: expected an integer in [%ld, %ld]\n", gw_flags[j].name,
+                    gw_flags[j].min, gw_flags[j].max);
+            return -1;
+        }
+        *(int *)((char *)cfg + gw_flags[j].off) = (int)v;
+    }
+    return 0;
+}
 
 static void *gw_signal_thread(void *arg)
 {
@@ -88,13 +165,19 @@ int main(int argc, char **argv)
     pthread_t sigthr;
     int have_sigthr = 0;
     const gw_sio_app *app = NULL;
+    int conformance = 0;
 #ifdef GW_HAVE_SIO_APP
-    static const gw_sio_app sio_app = {sio_app_install, sio_app_free};
+    static sio_app_config sio_cfg;
+    static gw_sio_app sio_app = {sio_app_install, sio_app_tick, sio_app_free, &sio_cfg};
     app = &sio_app;
 #endif
     memset(&cfg, 0, sizeof cfg);
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("callgw: REST and Socket.IO gateway to callsvc. Environment:\n");
+        printf("callgw: REST and Socket.IO gateway to callsvc.\n"
+               "Options: --sio-conformance (Socket.IO conformance mode: no auth, echo\n"
+               "namespaces / and /custom, raw Engine.IO echo at /engine.io/),\n"
+               "--ping-interval MS, --ping-timeout MS, --max-payload BYTES,\n"
+               "--connect-timeout MS (override the SIO_* variables). Environment:\n");
         cfg_print_help(gw_cfg_table, GW_NCFG, stdout);
         return 0;
     }
@@ -102,6 +185,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "callgw: %s\n", err);
         goto out;
     }
+    if (gw_parse_args(argc, argv, &cfg, &conformance) != 0)
+        goto out;
+    if (conformance)
+        app = NULL;
     lvl = log_level_parse(cfg.log_level);
     if (lvl < 0) {
         fprintf(stderr, "callgw: LOG_LEVEL: expected debug, info, warn or error\n");
@@ -127,6 +214,16 @@ int main(int argc, char **argv)
     hc.max_body = (size_t)cfg.max_body;
     hc.max_header = (size_t)cfg.max_header;
     hc.drain_timeout_ms = cfg.drain_timeout_ms;
+    hc.sio_ping_interval_ms = (unsigned)cfg.sio_ping_interval_ms;
+    hc.sio_ping_timeout_ms = (unsigned)cfg.sio_ping_timeout_ms;
+    hc.sio_connect_timeout_ms = (unsigned)cfg.sio_connect_timeout_ms;
+    hc.sio_max_payload = (size_t)cfg.sio_max_payload;
+#ifdef GW_HAVE_SIO_APP
+    sio_cfg.max_sockets_per_user = cfg.sio_max_sockets_per_user;
+    sio_cfg.rate_per_s = cfg.sio_rate;
+    sio_cfg.rate_burst = cfg.sio_burst;
+    sio_cfg.max_calls_per_socket = cfg.sio_max_calls;
+#endif
     http = gw_http_new(&hc, rpc, app);
     if (!http)
         goto out;
