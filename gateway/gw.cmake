@@ -14,7 +14,7 @@ endif()
 add_library(gw_rest STATIC ${CMAKE_CURRENT_SOURCE_DIR}/pbjson.c
                            ${CMAKE_CURRENT_SOURCE_DIR}/routes.c)
 target_include_directories(gw_rest PUBLIC ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(gw_rest PUBLIC cs_proto cs_common PkgConfig::JANSSON PkgConfig::PROTOBUFC)
+target_link_libraries(gw_rest PUBLIC cs_proto cs_common PkgConfig::JANSSON PkgConfig::PROTOBUFC m)
 
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/main.c)
   add_executable(callgw ${CMAKE_CURRENT_SOURCE_DIR}/main.c ${CMAKE_CURRENT_SOURCE_DIR}/http.c

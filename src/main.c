@@ -29,12 +29,17 @@
 #include "svc.h"
 #include "users/users.h"
 
-/* The services the health service reports besides "" (the server). */
-static const char *const svc__health_names[] = {
-    "",
-    "callservice.v1.UserService",
-    "callservice.v1.CallService",
-    "callservice.v1.EventService",
+/* The health service's names and what each needs to be SERVING: users and
+ * events only the database; calls and "" (the server as a whole) also ARI. */
+enum { SVC_NEEDS_DB = 1, SVC_NEEDS_ARI = 2 };
+static const struct {
+    const char *name;
+    int needs;
+} svc__health_names[] = {
+    {"", SVC_NEEDS_DB | SVC_NEEDS_ARI},
+    {"callservice.v1.UserService", SVC_NEEDS_DB},
+    {"callservice.v1.CallService", SVC_NEEDS_DB | SVC_NEEDS_ARI},
+    {"callservice.v1.EventService", SVC_NEEDS_DB},
 };
 
 static void *svc__worker_init(void *app, int index)
@@ -62,10 +67,13 @@ static void svc__worker_fini(void *app, void *worker)
     free(w);
 }
 
-static void svc__set_health(health_status st)
+/* up: the SVC_NEEDS_* bits that are currently satisfied. */
+static void svc__set_health(int up)
 {
-    for (size_t i = 0; i < sizeof svc__health_names / sizeof *svc__health_names; i++)
-        health_set_status(svc__health_names[i], st);
+    for (size_t i = 0; i < sizeof svc__health_names / sizeof *svc__health_names; i++) {
+        int ok = (svc__health_names[i].needs & up) == svc__health_names[i].needs;
+        health_set_status(svc__health_names[i].name, ok ? HEALTH_SERVING : HEALTH_NOT_SERVING);
+    }
 }
 
 /* Opens a connection for a one-shot command, waiting up to ~10 s for the
@@ -138,7 +146,7 @@ static int svc__serve(svc_app *app)
     rc.worker_init = svc__worker_init;
     rc.worker_fini = svc__worker_fini;
 
-    svc__set_health(HEALTH_NOT_SERVING);
+    svc__set_health(0);
     probe = db_open(app->cfg.database_url);
     if (!probe)
         return 1;
@@ -168,11 +176,11 @@ static int svc__serve(svc_app *app)
          * its ARI WebSocket is up. */
         int db_up = db_ping(probe) == CS_OK;
         int ari_up = !app->cfg.ari_url || !*app->cfg.ari_url || calls_svc_ari_connected(app);
-        int up = db_up && ari_up;
+        int up = (db_up ? SVC_NEEDS_DB : 0) | (ari_up ? SVC_NEEDS_ARI : 0);
         int sig;
         if (up != last) {
-            svc__set_health(up ? HEALTH_SERVING : HEALTH_NOT_SERVING);
-            if (up)
+            svc__set_health(up);
+            if (db_up && ari_up)
                 log_info("database and ARI reachable: SERVING");
             else if (!db_up)
                 log_warn("database unreachable: NOT_SERVING (%s)", db_errmsg(probe));

@@ -63,6 +63,7 @@ before(async () => {
     env: {
       EXTENSION_MIN: String(EXT_MIN), EXTENSION_MAX: String(EXT_MAX),
       LOGIN_FAILURE_WINDOW: String(WINDOW), HEALTH_INTERVAL_MS: '200', WORKERS: '4',
+      ARI_URL: '', // no Asterisk: readiness then depends on the database only
     },
   });
   api = grpcApi(svc.addr);
@@ -413,6 +414,7 @@ test('database down: UNAVAILABLE and NOT_SERVING; back: recovers without a resta
   await expectGrpcError(api.users.SetStatus({ status: 'PRESENCE_STATUS_AWAY' }, { token: agent.token }), 'UNAVAILABLE');
   await waitFor(async () => (await api.health.Check({ service: '' })).status === 'NOT_SERVING',
     { what: 'health NOT_SERVING' });
+  assert.equal((await api.health.Check({ service: 'callservice.v1.UserService' })).status, 'NOT_SERVING');
   // Auth still answers without the database: a forged token is still refused.
   await expectGrpcError(api.users.GetProfile({}, { token: 'garbage' }), 'UNAUTHENTICATED');
 
@@ -428,6 +430,7 @@ test('database down: UNAVAILABLE and NOT_SERVING; back: recovers without a resta
   assert.equal(r.user.id, agent.user.id);
   await waitFor(async () => (await api.health.Check({ service: '' })).status === 'SERVING',
     { what: 'health SERVING' });
+  assert.equal((await api.health.Check({ service: 'callservice.v1.UserService' })).status, 'SERVING');
   assert.equal(svc.proc.pid, pid);
   assert.equal(svc.proc.exitCode, null);
 });
