@@ -220,7 +220,12 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     assert.equal(list.json.users.length, 2);
     assert.equal(list.json.pageInfo.limit, 2);
     assert.ok(list.json.pageInfo.total >= 3);
-    assertError(await call(gw, 'GET', '/api/users', { headers: agentAuth }), 403, 'PERMISSION_DENIED');
+    // An agent's list holds only itself (no directory of others' devices).
+    const own = await call(gw, 'GET', '/api/users', { headers: agentAuth });
+    assert.equal(own.status, 200, own.text);
+    assert.deepEqual(own.json.users.map((u) => u.id), [reg.json.user.id]);
+    assertError(await call(gw, 'POST', '/api/users', { headers: agentAuth,
+      body: { name: 'X', email: 'x@example.com', password: 'xpass1234' } }), 403, 'PERMISSION_DENIED');
 
     const got = await call(gw, 'GET', `/api/users/${id}`, { headers: auth });
     assert.equal(got.status, 200, got.text);

@@ -228,8 +228,9 @@ export function callsvcRun(sub, env) {
 // callsvc against the given database (and simulator, if any). Migrates and
 // seeds first unless told not to. Waits for the gRPC health Check to answer.
 export async function startCallsvc({ pg, sim = null, env = {}, migrate = true, seed = true, name } = {}) {
-  const port = await freePort();
-  const addr = `127.0.0.1:${port}`;
+  // A restart passes the address it had (env.GRPC_ADDR); a first start takes a free port.
+  const addr = env.GRPC_ADDR || `127.0.0.1:${await freePort()}`;
+  const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
   const fullEnv = {
     DATABASE_URL: pg.url,
     JWT_SECRET,
@@ -238,7 +239,8 @@ export async function startCallsvc({ pg, sim = null, env = {}, migrate = true, s
     LOG_DIR: '',
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
-    ...(sim ? { ARI_URL: sim.url, ARI_USER: 'admin', ARI_PASSWORD: 'admin' } : {}),
+    // No simulator: no Asterisk at all (readiness then needs the database only).
+    ...(sim ? { ARI_URL: sim.url, ARI_USER: 'admin', ARI_PASSWORD: 'admin' } : { ARI_URL: '' }),
     ...env,
   };
   if (migrate) callsvcRun('migrate', fullEnv);
@@ -254,10 +256,14 @@ export async function startCallsvc({ pg, sim = null, env = {}, migrate = true, s
       return svc;
     },
   };
-  const health = grpcApi(addr).health;
+  // A fresh channel for every probe: grpc-js shares subchannels between
+  // clients, and one left in reconnect backoff by the previous process at this
+  // address would keep failing the probes long after the new one serves.
   await waitFor(async () => {
     if (proc.exitCode !== null) throw new Error(`callsvc exited ${proc.exitCode}:\n${proc.tail()}`);
-    try { await health.Check({ service: '' }, { deadlineMs: 1000 }); return true; } catch { return false; }
+    const probe = grpcApi(addr, { 'grpc.use_local_subchannel_pool': 1 });
+    try { await probe.health.Check({ service: "" }, { deadlineMs: 1000 }); return true; } catch { return false; }
+    finally { probe.close(); }
   }, { timeoutMs: 20000, what: 'callsvc to answer health checks' });
   return svc;
 }
@@ -324,14 +330,15 @@ function promisify(client) {
 
 // { users, calls, events, health, close() } with promise-returning methods:
 // api.users.Login(req, { token, requestId, deadlineMs, meta }).
-export function grpcApi(addr) {
+export function grpcApi(addr, channelOptions = {}) {
   const pkg = protoPackage();
   const creds = grpc.credentials.createInsecure();
   const v1 = pkg.callservice.v1;
-  const users = promisify(new v1.UserService(addr, creds));
-  const calls = promisify(new v1.CallService(addr, creds));
-  const events = promisify(new v1.EventService(addr, creds));
-  const health = promisify(new pkg.grpc.health.v1.Health(addr, creds));
+  const o = channelOptions;
+  const users = promisify(new v1.UserService(addr, creds, o));
+  const calls = promisify(new v1.CallService(addr, creds, o));
+  const events = promisify(new v1.EventService(addr, creds, o));
+  const health = promisify(new pkg.grpc.health.v1.Health(addr, creds, o));
   return {
     users, calls, events, health,
     close() { for (const s of [users, calls, events, health]) s.client.close(); },
