@@ -299,12 +299,15 @@ static void expect_sequence(const char *id, const ari_event_type *types, size_t 
     }
 }
 
-static bool wait_counts(int up, int down, int timeout_ms)
+/* Waits until n_up >= up, n_down >= down and n_on_connected >= oc (a count
+ * of -1 is not waited for). on_connected runs after the state report on
+ * the same thread, so "up" alone does not mean it has run yet. */
+static bool wait_all(int up, int down, int oc, int timeout_ms)
 {
     bool ok = false;
     int64_t deadline = now_ms() + timeout_ms;
     pthread_mutex_lock(&q_lock);
-    while (!(ok = n_up >= up && n_down >= down) && now_ms() < deadline) {
+    while (!(ok = n_up >= up && n_down >= down && n_on_connected >= oc) && now_ms() < deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 20000000;
@@ -316,6 +319,11 @@ static bool wait_counts(int up, int down, int timeout_ms)
     }
     pthread_mutex_unlock(&q_lock);
     return ok;
+}
+
+static bool wait_counts(int up, int down, int timeout_ms)
+{
+    return wait_all(up, down, -1, timeout_ms);
 }
 
 /* ------------------------------------------------------------------ */
@@ -679,8 +687,9 @@ static void t_ws_drop(void)
     ari_client_counters(cli, &after);
     CHECK(after.reconnects == before.reconnects + 1, "reconnects %llu -> %llu",
           (unsigned long long)before.reconnects, (unsigned long long)after.reconnects);
+    CHECK(wait_all(-1, -1, oc0 + 1, 2000), "on_connected ran again");
     pthread_mutex_lock(&q_lock);
-    CHECK(n_on_connected == oc0 + 1, "on_connected ran again");
+    CHECK(n_on_connected == oc0 + 1, "on_connected ran once (%d)", n_on_connected - oc0);
     pthread_mutex_unlock(&q_lock);
 
     ari_channel *got = NULL;
@@ -755,8 +764,9 @@ static void t_sim_restart_fault(void)
     CHECK(wait_counts(up0 + 1, down0 + 1, 6000), "reconnected");
     CHECK_RC(ari_asterisk_info(cli, &after, &err), CS_OK, err);
     CHECK(strcmp(before.entity_id, after.entity_id) != 0, "new entity id");
+    CHECK(wait_all(-1, -1, oc0 + 1, 2000), "on_connected ran again");
     pthread_mutex_lock(&q_lock);
-    CHECK(n_on_connected == oc0 + 1, "on_connected ran again");
+    CHECK(n_on_connected == oc0 + 1, "on_connected ran once (%d)", n_on_connected - oc0);
     pthread_mutex_unlock(&q_lock);
     ari_channel_list *cl = NULL;
     CHECK_RC(ari_channel_list_all(cli, &cl, &err), CS_OK, err);
