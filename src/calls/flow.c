@@ -233,9 +233,10 @@ static cs_err calls__endpoint(calls_module *m, const char *extension, const char
 }
 
 /* create + dial of a leg named "<call>.<leg>"; the leg then rings. */
-static cs_err calls__dial_leg(calls_module *m, const char *call_id, const char *leg,
-                              const char *endpoint, const char *caller_channel, char *id_out,
-                              size_t idlen, ari_error *err)
+static cs_err calls__dial_leg_vars(calls_module *m, const char *call_id, const char *leg,
+                                   const char *endpoint, const char *caller_channel,
+                                   const char *const *vars, char *id_out, size_t idlen,
+                                   ari_error *err)
 {
     char other[96], args[96];
     ari_originate o = {0};
@@ -249,6 +250,7 @@ static cs_err calls__dial_leg(calls_module *m, const char *call_id, const char *
     o.channel_id = id_out;
     o.other_channel_id = other;
     o.originator = caller_channel && *caller_channel ? caller_channel : NULL;
+    o.variables = vars;
     rc = ari_channel_create(m->ari, &o, NULL, err);
     if (rc != CS_OK)
         return rc;
@@ -256,6 +258,46 @@ static cs_err calls__dial_leg(calls_module *m, const char *call_id, const char *
     if (rc != CS_OK)
         calls__hangup_quiet(m, id_out, NULL);
     return rc;
+}
+
+static cs_err calls__dial_leg(calls_module *m, const char *call_id, const char *leg,
+                              const char *endpoint, const char *caller_channel, char *id_out,
+                              size_t idlen, ari_error *err)
+{
+    return calls__dial_leg_vars(m, call_id, leg, endpoint, caller_channel, NULL, id_out, idlen,
+                                err);
+}
+
+/* Channel variables that ask a SIP phone to answer by itself: the headers
+ * the common desk phones and softphones honour (RFC 5373-style Call-Info
+ * answer-after, and Alert-Info auto-answer). */
+static const char *const calls__auto_answer_vars[] = {
+    "PJSIP_HEADER(add,Call-Info)",
+    "<sip:callservice>;answer-after=0",
+    "PJSIP_HEADER(add,Alert-Info)",
+    "<sip:callservice>;info=alert-autoanswer;delay=0",
+    NULL,
+};
+
+/* AnswerCall while the user's device still rings: the ringing leg is
+ * replaced by one that asks the device to answer by itself. The old leg's
+ * events name a channel the call no longer knows, so they are ignored. */
+static cs_err calls__redial_auto_answer(calls_worker *w, call_rec *r, ari_error *err)
+{
+    calls_module *m = w->m;
+    Callservice__V1__Call *c = r->call;
+    char endpoint[256], old[96], id[96];
+    cs_err rc = calls__endpoint(m, c->callee->extension, NULL, endpoint, sizeof endpoint);
+    if (rc != CS_OK)
+        return rc;
+    snprintf(old, sizeof old, "%s", c->callee_channel_id);
+    rc = calls__dial_leg_vars(m, c->id, "ba", endpoint, c->caller_channel_id,
+                              calls__auto_answer_vars, id, sizeof id, err);
+    if (rc != CS_OK)
+        return rc;
+    calls__set_str(&c->callee_channel_id, id);
+    calls__hangup_quiet(m, old, "normal");
+    return CS_OK;
 }
 
 /* Appends the call's event (the Call after the change, with children). */
@@ -850,6 +892,12 @@ static cs_err calls__cmd_answer(calls_worker *w, calls_cmd *cmd, call_rec *r)
     if (c->direction == CALL_DIR(INTERNAL) && !r->caller_up)
         return calls__cmd_fail(cmd, CS_ERR_PRECONDITION,
                                "the caller's device has not picked up yet");
+    if (!r->callee_up && c->callee_channel_id[0] && c->callee->extension[0]) {
+        ari_error err = {0};
+        cs_err rc = calls__redial_auto_answer(w, r, &err);
+        if (rc != CS_OK)
+            return calls__ari_fail(cmd, rc, &err);
+    }
     return calls__connect(w, r, cmd->who.user_id);
 }
 

@@ -868,10 +868,32 @@ static void timeout_cb(lws_sorted_usec_list_t *sul)
     teardown(c, 19, 0);
 }
 
+/* How long a device asked to auto-answer rings before it picks up. */
+enum { AUTO_ANSWER_MS = 100 };
+
+/* Whether the channel was created with a SIP header asking the device to
+ * answer by itself (Call-Info answer-after, or Alert-Info auto-answer). */
+static int auto_answer_asked(const chan *c)
+{
+    const char *ci = var_get(c, "PJSIP_HEADER(add,Call-Info)");
+    const char *ai = var_get(c, "PJSIP_HEADER(add,Alert-Info)");
+    return (ci && strstr(ci, "answer-after=")) || (ai && strstr(ai, "autoanswer"));
+}
+
 static void start_dial(chan *c, dial_kind kind, int timeout_s)
 {
     c->dial = kind;
     c->far = far_resolve(c->tech, c->resource);
+    if (auto_answer_asked(c)) {
+        /* a phone that honours auto-answer picks up at once, unless it
+         * cannot take the call at all (busy, unavailable, ...) */
+        static const far_mode answers[] = {FAR_ANSWER, FAR_RING_FOREVER, FAR_NO_ANSWER};
+        for (size_t i = 0; i < sizeof answers / sizeof *answers; i++)
+            if (c->far.mode == answers[i]) {
+                c->far.mode = FAR_ANSWER;
+                c->far.answer_after_ms = AUTO_ANSWER_MS;
+            }
+    }
     if (c->far.mode == FAR_INVALID && kind == DK_ORIGINATE) {
         schedule_step(c, STEP_INVALID, 0);
         return;

@@ -168,6 +168,18 @@ test('inbound call answered through AnswerCall while ringing', async () => {
   assert.equal(ans.status, 'CALL_STATUS_IN_PROGRESS');
   await expectGrpcError(api.calls.AnswerCall({ call_id: c.id }, { token: a.token }),
     'FAILED_PRECONDITION');
+  // The device, set to ring forever, was asked to auto-answer: its ringing
+  // leg was replaced by one carrying the auto-answer headers, which picked up
+  // and joined the caller in the call's bridge.
+  const st = await waitFor(async () => {
+    const now = await call(c.id, { token: a.token });
+    if (!now.callee_channel_id.endsWith('.ba')) return null;
+    const state = await sim.control('GET', '/_sim/state');
+    const dev = state.channels.find((x) => x.id === now.callee_channel_id);
+    return dev && dev.state === 'Up' && dev.bridge ? { now, state, dev } : null;
+  }, { what: 'the auto-answered device leg in the bridge' });
+  assert.equal(st.dev.bridge, st.now.bridge_id);
+  assert.ok(!st.state.channels.some((x) => x.id === `${c.id}.b`), 'the ringing leg is gone');
   // the outside caller hangs up
   await sim.control('POST', `/_sim/channels/${encodeURIComponent(chId || c.caller_channel_id)}/hangup`,
     { cause: 16 });
