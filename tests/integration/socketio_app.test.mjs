@@ -584,3 +584,34 @@ test('limits: sockets per user, events per second per socket, payload size; othe
   assert.deepEqual(await ack(other, 'leave_call', { callId: id }), { ok: true });
   for (const x of [other, calm, big, ...mine]) x.close();
 });
+
+// Last: it restarts callsvc under every gateway.
+test('callsvc restarted under the gateways: sockets stay connected and lose no event', async () => {
+  const { a, s } = users;
+  const head = headSeq();
+  const sa = await connect(gwA, a);
+  const ss = await connect(gwB, s);
+  await rest(gwA, 'PUT', '/api/users/status', { token: a.token, body: { status: 'away' } });
+  await waitFor(() => sa.named('user_status_changed').length >= 1, { what: 'a first event' });
+  await svc.restart();
+  // right away, while the gateways' streams are still re-opening
+  await waitFor(async () => {
+    try {
+      await rest(gwA, 'PUT', '/api/users/status', { token: a.token, body: { status: 'busy' } });
+      return true;
+    } catch { return false; }
+  }, { timeoutMs: 20000, what: 'the REST API to work again' });
+  await rest(gwB, 'PUT', '/api/users/status', { token: a.token, body: { status: 'available' } });
+  const truth = () => truthFor(a.id, head);
+  for (const x of [sa, ss]) {
+    await waitFor(() => x.named('user_status_changed').filter((e) => e.args[0].userId === a.id &&
+      Number(e.args[0].seq) > head).length >= truth().length,
+    { timeoutMs: 20000, what: 'every event after the restart' });
+    await sleep(200);
+    assert.deepEqual(x.named('user_status_changed').filter((e) => e.args[0].userId === a.id &&
+      Number(e.args[0].seq) > head).map((e) => Number(e.args[0].seq)), truth());
+    assert.ok(x.connected);
+  }
+  sa.close();
+  ss.close();
+});
