@@ -721,7 +721,7 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
                 r->body_seen = (size_t)-1;
                 goto done;
             }
-            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 10);
+            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, h->cfg.client_timeout_s);
             if (gw__copy_query(r, wsi) != 0)
                 return -1;
             return 0; /* the body follows */
@@ -785,6 +785,14 @@ done:
 
 static int gw__on_body(gw_http *h, gw_req *r, const char *in, size_t len)
 {
+    /* lws re-arms its body timeout on every chunk, which a client sending a
+     * byte now and then would defeat: the whole body gets client_timeout_s
+     * from the end of the headers, and a chunk after that closes. */
+    if (gw__elapsed(&r->t0) > (double)h->cfg.client_timeout_s) {
+        log_info("%s %s: body not complete after %d s, closing", r->method,
+                 r->match.route ? r->match.route->pattern : "-", h->cfg.client_timeout_s);
+        return -1;
+    }
     r->body_seen += len;
     if (r->body_seen > h->cfg.max_body)
         return 0; /* keep reading to keep the connection usable, store nothing */
@@ -1238,6 +1246,10 @@ gw_http *gw_http_new(const gw_http_config *cfg, rpcc_client *rpc, const gw_sio_a
         goto out;
     pthread_mutex_init(&h->lock, NULL);
     h->cfg = *cfg;
+    if (h->cfg.client_timeout_s <= 0)
+        h->cfg.client_timeout_s = 10;
+    if (h->cfg.keepalive_timeout_s <= 0)
+        h->cfg.keepalive_timeout_s = 30;
     h->addr = strdup(cfg->addr);
     h->cors = cfg->cors_origins ? strdup(cfg->cors_origins) : NULL;
     h->static_dir = cfg->static_dir && *cfg->static_dir ? strdup(cfg->static_dir) : NULL;
@@ -1272,8 +1284,11 @@ gw_http *gw_http_new(const gw_http_config *cfg, rpcc_client *rpc, const gw_sio_a
      * request is then measured and answered 431 above max_header. */
     info.max_http_header_data2 = (unsigned)(cfg->max_header + 4096);
     info.max_http_header_pool2 = 256;
-    info.timeout_secs = 10;
-    info.keepalive_timeout = 30;
+    /* A client has client_timeout_s to send its headers (while it holds a
+     * header table), then again for its body (PENDING_TIMEOUT_HTTP_CONTENT). */
+    info.timeout_secs = (unsigned)h->cfg.client_timeout_s;
+    info.timeout_secs_ah_idle = (unsigned)h->cfg.client_timeout_s;
+    info.keepalive_timeout = h->cfg.keepalive_timeout_s;
     info.pt_serv_buf_size = 64 * 1024;
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {

@@ -39,6 +39,8 @@ typedef struct gw_http_config {
     size_t max_body;          /* bytes; larger bodies get 413 */
     size_t max_header;        /* bytes of request headers; more gets 431 */
     int drain_timeout_ms;     /* graceful shutdown: wait at most this for requests in flight */
+    int client_timeout_s;     /* a request's headers, then its body, must arrive within this */
+    int keepalive_timeout_s;  /* an idle keep-alive connection is closed after this */
     /* Engine.IO / Socket.IO timings and limits; 0 takes the library default. */
     unsigned sio_ping_interval_ms, sio_ping_timeout_ms, sio_connect_timeout_ms;
     size_t sio_max_payload;
