@@ -37,6 +37,8 @@ typedef struct gw_config {
     int max_body;
     int max_header;
     int drain_timeout_ms;
+    int client_timeout_s;
+    int keepalive_timeout_s;
     int sio_ping_interval_ms;
     int sio_ping_timeout_ms;
     int sio_max_payload;
@@ -67,6 +69,10 @@ static const cfg_entry gw_cfg_table[] = {
      "largest request header block in bytes (431 above)"},
     {"DRAIN_TIMEOUT_MS", CFG_INT, OFF(drain_timeout_ms), "10000", 0, 600000,
      "on SIGTERM, wait at most this long for requests in flight"},
+    {"HTTP_CLIENT_TIMEOUT_S", CFG_INT, OFF(client_timeout_s), "10", 1, 3600,
+     "a client must send a request's headers, then its body, within this (else closed)"},
+    {"HTTP_KEEPALIVE_TIMEOUT_S", CFG_INT, OFF(keepalive_timeout_s), "30", 1, 3600,
+     "an idle keep-alive connection is closed after this"},
     {"SIO_PING_INTERVAL_MS", CFG_INT, OFF(sio_ping_interval_ms), "25000", 50, 3600000,
      "Engine.IO: the server pings every this many ms (--ping-interval)"},
     {"SIO_PING_TIMEOUT_MS", CFG_INT, OFF(sio_ping_timeout_ms), "20000", 50, 3600000,
@@ -214,6 +220,8 @@ int main(int argc, char **argv)
     hc.max_body = (size_t)cfg.max_body;
     hc.max_header = (size_t)cfg.max_header;
     hc.drain_timeout_ms = cfg.drain_timeout_ms;
+    hc.client_timeout_s = cfg.client_timeout_s;
+    hc.keepalive_timeout_s = cfg.keepalive_timeout_s;
     hc.sio_ping_interval_ms = (unsigned)cfg.sio_ping_interval_ms;
     hc.sio_ping_timeout_ms = (unsigned)cfg.sio_ping_timeout_ms;
     hc.sio_connect_timeout_ms = (unsigned)cfg.sio_connect_timeout_ms;
