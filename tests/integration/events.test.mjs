@@ -32,7 +32,7 @@ function emit(args, dbUrl = pg.url) {
     let out = ''; let err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
-    child.on('exit', (code) => {
+    child.on('close', (code) => { // 'close': stdout fully read ('exit' may come first)
       if (code !== 0) return reject(new Error(`events_bench emit failed (${code}): ${err}`));
       resolve(out.trim().split('\n').filter(Boolean).map((l) => {
         const [seq, type, callId, status, version, at] = l.split(' ');
