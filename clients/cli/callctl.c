@@ -623,6 +623,8 @@ static void watch_on_msg(void *arg, const uint8_t *data, size_t len)
     if (!ev)
         return;
     pthread_mutex_lock(&w->mu);
+    if (w->done) /* --count reached: the stream is being cancelled */
+        goto out;
     if (w->json) {
         char *s = pbjson_encode(&ev->base, NULL);
         if (s)
@@ -671,6 +673,7 @@ static void watch_on_msg(void *arg, const uint8_t *data, size_t len)
         w->status = 0;
         pthread_cond_signal(&w->cv);
     }
+out:
     pthread_mutex_unlock(&w->mu);
     callservice__v1__event__free_unpacked(ev, NULL);
 }
@@ -768,6 +771,9 @@ static int run_watch(const opts *o, int argc, char **argv)
         if (e != CS_ERR_UNAVAILABLE && e != CS_ERR_RESOURCE && e != CS_ERR_CANCELLED &&
             status != 0) {
             rc = fail(e, "watch", w.message);
+            if (e == CS_ERR_INVALID)
+                fprintf(stderr, "callctl: `callctl watch --from-now` starts over from the "
+                                "live events\n");
             goto out;
         }
         fprintf(stderr, "callctl: stream ended (%s), resuming after seq %lld\n", cs_err_name(e),
@@ -792,7 +798,9 @@ static void usage(FILE *f)
         fprintf(f, "  %s\n", commands[i].usage);
     fprintf(f, "  logout\n"
                "  watch [--after-seq N | --from-now] [--call-id ID] [--count N]\n"
-               "        live events; resumes after the last sequence it printed\n\n"
+               "        live events; resumes after the last sequence it printed (kept in\n"
+               "        the config directory); --after-seq N replays the events after N\n"
+               "        (0: live only); --from-now ignores the kept sequence\n\n"
                "environment: CALLSVC_ADDR (default 127.0.0.1:50051), CALLCTL_TOKEN,\n"
                "  CALLCTL_PASSWORD, CALLCTL_CONFIG_DIR (default ~/.config/callctl)\n"
                "exit codes: 0 ok, 1 other error, 2 usage, 3 invalid argument, 4 not logged in,\n"
@@ -833,13 +841,24 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "logout") == 0) {
         char path[1024];
-        if (config_path("token", path, sizeof path) == 0)
-            unlink(path);
+        if (i + 1 < argc) {
+            int help = strcmp(argv[i + 1], "--help") == 0;
+            fprintf(help ? stdout : stderr, "usage: callctl logout   (forgets the kept token)\n");
+            return help ? 0 : EXIT_USAGE;
+        }
+        if (config_path("token", path, sizeof path) == 0 && unlink(path) != 0 && errno != ENOENT) {
+            fprintf(stderr, "callctl: cannot remove %s: %s\n", path, strerror(errno));
+            return 1;
+        }
         return 0;
     }
     if (strcmp(argv[i], "watch") == 0) {
         if (i + 1 < argc && strcmp(argv[i + 1], "--help") == 0) {
-            usage(stdout);
+            printf("usage: callctl watch [--after-seq N | --from-now] [--call-id ID] [--count N]\n"
+                   "  live events, one a line (--json: one JSON object a line); resumes after\n"
+                   "  the last sequence it printed, kept in the config directory;\n"
+                   "  --after-seq N replays the events after N (0: live only); --from-now\n"
+                   "  ignores the kept sequence; --count N exits after N events\n");
             return 0;
         }
         return run_watch(&o, argc - i - 1, argv + i + 1);
