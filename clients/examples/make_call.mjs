@@ -3,9 +3,13 @@
 //
 //   node clients/examples/make_call.mjs --email agent1@example.com --password agent123 --to 3002
 //
-// It logs in, opens the event stream first (so no transition can be missed),
-// places the call with an idempotency key, prints every transition of that
-// call, and exits 0 once the call has ended (1 on error or timeout).
+// It logs in, opens the event stream first and waits for its headers (so no
+// transition is missed), places the call with an idempotency key, prints
+// every transition of that call, and exits 0 once the call has ended (1 on
+// error or timeout, 2 on bad arguments). Run `npm ci` in this folder first.
+//
+// It never calls stream.cancel(): grpc-js 1.14 can spin inside http2's
+// RST_STREAM on a cancel (docs/rpc.md); exiting the process ends the stream.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,10 +55,12 @@ const onEvent = (ev) => {
   const call = ev.call;
   if (!call || call.id !== callId) return;
   console.log(`${ev.seq}\t${ev.type}\t${call.status}${call.hangupCause ? ` (${call.hangupCause})` : ''}`);
-  if (ev.type === 'EVENT_TYPE_CALL_ENDED') { stream.cancel(); process.exit(0); }
+  if (ev.type === 'EVENT_TYPE_CALL_ENDED') process.exit(0);
 };
 stream.on('data', (ev) => (callId ? onEvent(ev) : early.push(ev)));
-stream.on('error', (e) => { if (e.code !== grpc.status.CANCELLED) fail(`event stream: ${e.details}`); });
+stream.on('error', (e) => fail(`event stream: ${e.code} ${e.details}`));
+// The server sends the stream's headers as soon as it has accepted the stream.
+await new Promise((resolve) => stream.once('metadata', resolve));
 
 const call = await unary(calls, 'MakeCall', { to: opt.to, requestId: randomUUID() }, md).catch((e) => fail(`make call: ${e.details}`));
 callId = call.id;
