@@ -9,7 +9,8 @@
 #
 # Binaries from CS_BUILD_DIR (default build/bench, a Release build).
 # PostgreSQL keeps its stock durability settings (fsync, synchronous_commit
-# on) unless PG_FAST=1, which turns them off as the integration tests do.
+# on) unless PG_FAST=1, which turns them off as the integration tests do;
+# PG_OPTS adds server options ("-c shared_preload_libraries=pg_stat_statements").
 # As root, PostgreSQL runs as the `postgres` user (initdb refuses root).
 # Logs go to $STACK_DIR (kept when BENCH_KEEP=1).
 
@@ -81,6 +82,8 @@ stack_pg_start() {
     stack_as_pg "$PG_BIN/initdb" -D "$STACK_DIR/pg" -A trust -U postgres -E UTF8 --locale=C \
         >"$STACK_DIR/initdb.log" 2>&1 || { cat "$STACK_DIR/initdb.log" >&2; return 1; }
     [ "${PG_FAST:-0}" = 1 ] && opts+=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+    # shellcheck disable=SC2206
+    [ -n "${PG_OPTS:-}" ] && opts+=($PG_OPTS)
     stack_as_pg "$PG_BIN/pg_ctl" -D "$STACK_DIR/pg" -l "$STACK_DIR/pg/server.log" -w \
         -o "-p $port -k $STACK_DIR/pgsock ${opts[*]}" start >/dev/null || return 1
     STACK_PG_DATA="$STACK_DIR/pg"
