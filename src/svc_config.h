@@ -29,6 +29,9 @@ typedef struct svc_config {
     char *ari_user;
     char *ari_password;
     char *ari_app;
+    int ari_connect_timeout_ms;
+    int ari_request_timeout_ms;
+    int ari_backoff_max_ms;
     char *device_endpoint_template;
     char *outbound_endpoint_template;
     char *sql_dir;
