@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Place a call over gRPC and follow it to the end (@grpc/grpc-js).
 //
-//   node clients/examples/make_call.mjs --email agent1@example.com --password agent123 --to 3002
+//   (cd clients/examples && npm ci)
+//   node clients/examples/make_call.mjs --email alice@example.com --password agent123 --to 3003
 //
 // It logs in, opens the event stream first and waits for its headers (so no
 // transition is missed), places the call with an idempotency key, prints

@@ -5,7 +5,7 @@ Uses Debian's python3-grpcio and python3-protobuf. The message classes are
 generated from proto/ with protoc (protobuf-compiler) into a cache folder on
 first run; no gRPC stubs are needed: the stream is called by its path.
 
-    python3 clients/examples/watch_events.py --email agent1@example.com --password agent123
+    python3 clients/examples/watch_events.py --email supervisor@example.com --password supervisor123
     python3 clients/examples/watch_events.py --token "$TOKEN" --after-seq 42 --count 10
 
 Each event prints as one JSON line. Resume after a disconnect by passing the

@@ -45,7 +45,7 @@ function toast(msg) {
 const fmtTime = (s) => (s ? new Date(s).toLocaleString() : '');
 const fmtDur = (sec) => {
   const n = Number(sec || 0);
-  return `${Math.floor(n / 60)}:${String(Math.round(n % 60)).padStart(2, '0')}`;
+  return `${Math.floor(n / 60)}:${String(Math.floor(n % 60)).padStart(2, '0')}`; // whole seconds, as the server counts
 };
 const party = (p) => (p ? [p.name, p.extension || p.number].filter(Boolean).join(' · ') : '');
 const badge = (status) => el('span', { class: `badge ${status}` }, (status || '').replace('_', ' '));
@@ -81,6 +81,8 @@ async function login(ev) {
     const r = await api('POST', '/users/login', { email: f.email.value, password: f.password.value });
     state.token = r.token;
     localStorage.setItem('cs.token', r.token);
+    // Logging in to the console is going on duty: offline becomes available.
+    if (r.user?.status === 'offline') await api('PUT', '/users/status', { status: 'available' }).catch(() => {});
     await start();
   } catch (e) {
     $('#login-error').textContent = e.message;
@@ -94,8 +96,17 @@ function logout() {
   state.lastSeq = '0';
   state.socket?.disconnect();
   state.socket = null;
+  state.me = null;
+  state.active.clear();
+  state.openCall = null;
   $('#app-view').hidden = true;
   $('#login-view').hidden = false;
+}
+
+// The Log out button: going off duty first (best effort), then forgetting the session.
+async function logoutClicked() {
+  await api('PUT', '/users/status', { status: 'offline' }).catch(() => {});
+  logout();
 }
 
 async function start() {
@@ -197,8 +208,12 @@ function callActions(call, { detail = true } = {}) {
   const act = (label, fn, cls = '') => el('button', { class: cls, onclick: fn, 'aria-label': `${label} call ${call.id}` }, label);
   const out = [];
   if (TERMINAL.has(call.status)) return out;
-  const mine = state.me && call.callee && call.callee.userId === state.me.id;
-  if (call.status === 'ringing' && (call.direction === 'inbound' || mine)) {
+  // The server lets the called user answer, and supervisors and admins
+  // answer for anyone; an outbound call is answered by the far end.
+  const me = state.me?.id;
+  const mine = call.callee && call.callee.userId === me;
+  const iCall = call.caller && call.caller.userId === me;
+  if (call.status === 'ringing' && call.direction !== 'outbound' && (mine || (isSupervisor() && !iCall))) {
     out.push(act('Answer', () => doAction(call, 'answer')));
   }
   if (call.status === 'in_progress') out.push(act('Transfer', () => transfer(call), 'secondary'));
@@ -344,46 +359,75 @@ async function addNote(ev) {
 
 // --- statistics --------------------------------------------------------------------
 
-function barChart(svg, items, { label, value, value2 }) {
-  const W = 600, H = 220, pad = 24;
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  const max = Math.max(1, ...items.map(value));
-  const bw = items.length ? (W - pad * 2) / items.length : 0;
+// A bar chart in an SVG: one bar per item (value), an optional second bar
+// inside it (value2, e.g. the answered part), value labels on top when there
+// is room, x labels thinned to about 8, and a <title> per bar for hover and
+// screen readers. fmt formats values; cls(item) adds a class to a bar.
+function barChart(svg, items, { label, value, value2, max, fmt = String, cls }) {
+  const W = 600, H = 240, padX = 24, padTop = 24, padBottom = 28;
   const ns = 'http://www.w3.org/2000/svg';
-  const kids = [];
+  const node = (tag, attrs, text) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
+    return n;
+  };
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  const top = Math.max(1e-9, max ?? Math.max(1, ...items.map(value)));
+  const plotH = H - padTop - padBottom;
+  const slot = items.length ? (W - padX * 2) / items.length : 0;
+  const bw = Math.min(56, Math.max(1, slot * 0.8));
+  const every = Math.ceil(items.length / 8) || 1;
+  const kids = [node('line', { x1: padX, x2: W - padX, y1: H - padBottom, y2: H - padBottom, class: 'axis' })];
   items.forEach((it, i) => {
-    const h = ((H - pad * 2) * value(it)) / max;
-    const r = document.createElementNS(ns, 'rect');
-    Object.entries({ x: pad + i * bw + 1, y: H - pad - h, width: Math.max(1, bw - 2), height: h, class: 'bar' })
-      .forEach(([k, v]) => r.setAttribute(k, v));
-    const t = document.createElementNS(ns, 'title');
-    t.textContent = `${label(it)}: ${value(it)}`;
-    r.append(t);
-    kids.push(r);
+    const cx = padX + i * slot + slot / 2;
+    const v = value(it);
+    const h = (plotH * v) / top;
+    const bar = node('rect', { x: cx - bw / 2, y: H - padBottom - h, width: bw, height: Math.max(h, 0),
+      class: `bar ${cls ? cls(it) : ''}`.trim() });
+    bar.append(node('title', {}, `${label(it)}: ${fmt(v)}${value2 ? `, answered ${fmt(value2(it))}` : ''}`));
+    kids.push(bar);
     if (value2) {
-      const h2 = ((H - pad * 2) * value2(it)) / max;
-      const r2 = document.createElementNS(ns, 'rect');
-      Object.entries({ x: pad + i * bw + bw / 4, y: H - pad - h2, width: Math.max(1, bw / 2 - 1), height: h2, class: 'bar answered' })
-        .forEach(([k, v]) => r2.setAttribute(k, v));
-      kids.push(r2);
+      const h2 = (plotH * value2(it)) / top;
+      kids.push(node('rect', { x: cx - bw / 4, y: H - padBottom - h2, width: Math.max(1, bw / 2), height: h2,
+        class: 'bar answered' }));
     }
-    if (items.length <= 12 || i % Math.ceil(items.length / 12) === 0) {
-      const tx = document.createElementNS(ns, 'text');
-      tx.setAttribute('x', pad + i * bw + bw / 2);
-      tx.setAttribute('y', H - 6);
-      tx.setAttribute('text-anchor', 'middle');
-      tx.textContent = label(it);
-      kids.push(tx);
+    if (items.length <= 31 && v > 0) {
+      kids.push(node('text', { x: cx, y: H - padBottom - h - 4, 'text-anchor': 'middle', class: 'value' }, fmt(v)));
+    }
+    if (i % every === 0) {
+      kids.push(node('text', { x: cx, y: H - 8, 'text-anchor': 'middle' }, label(it)));
     }
   });
   svg.replaceChildren(...kids);
   svg.dataset.bars = String(items.length);
 }
 
+// Every hour (or day) of [from, to), with the server's buckets (UTC starts)
+// filled in and zeros elsewhere, so the axis is time and not just the busy
+// hours.
+function fillBuckets(buckets, from, to, stepMs) {
+  const byStart = new Map((buckets || []).map((b) => [Date.parse(b.start), b]));
+  const out = [];
+  for (let t = Math.floor(from.getTime() / stepMs) * stepMs; t < to.getTime(); t += stepMs) {
+    const b = byStart.get(t);
+    out.push({ start: new Date(t), total: Number(b?.total || 0), answered: Number(b?.answered || 0) });
+  }
+  return out;
+}
+
+const OUTCOMES = ['completed', 'busy', 'no_answer', 'failed', 'canceled'];
+
 async function loadStats() {
   const hours = Number($('#stats-period').value);
+  // Up to a week: per hour; longer: per day. The period is whole buckets,
+  // the last one being the current hour (or day).
+  const daily = hours > 168;
+  const unit = daily ? 'day' : 'hour';
+  const step = daily ? 86400e3 : 3600e3;
+  const n = daily ? hours / 24 : hours;
   const to = new Date();
-  const from = new Date(to.getTime() - hours * 3600e3);
+  const from = new Date(Math.floor(to.getTime() / step) * step - (n - 1) * step);
   try {
     const s = await api('GET', `/calls/statistics?from=${from.toISOString()}&to=${to.toISOString()}`);
     const kpi = (k, v) => el('div', { class: 'kpi' }, el('span', { class: 'muted' }, k), el('b', {}, v));
@@ -393,14 +437,29 @@ async function loadStats() {
       kpi('Avg duration', fmtDur(s.averageDurationSeconds)),
       kpi('Max duration', fmtDur(s.maxDurationSeconds)),
       kpi('Avg wait', fmtDur(s.averageWaitSeconds)));
-    const hourly = s.perHour || [];
-    barChart($('#chart-hourly'), hourly, {
-      label: (b) => new Date(b.start).getHours() + 'h', value: (b) => Number(b.total || 0), value2: (b) => Number(b.answered || 0),
+    const buckets = fillBuckets(daily ? s.perDay : s.perHour, from, to, step);
+    const when = (b) => (daily ? `${b.start.getMonth() + 1}/${b.start.getDate()}`
+      : hours > 24 && b.start.getHours() !== 0 ? `${b.start.getHours()}h`
+        : hours > 24 ? `${b.start.getMonth() + 1}/${b.start.getDate()}` : `${b.start.getHours()}h`);
+    $('#chart-hourly-title').textContent = `Calls per ${unit}`;
+    barChart($('#chart-hourly'), buckets, {
+      label: when, value: (b) => b.total, value2: (b) => b.answered,
     });
-    barChart($('#chart-outcomes'), (s.byStatus || []).filter((b) => Number(b.count) > 0), {
-      label: (b) => b.status.replace('_', ' '), value: (b) => Number(b.count || 0),
+    const counts = new Map((s.byStatus || []).map((b) => [b.status, Number(b.count || 0)]));
+    barChart($('#chart-outcomes'), OUTCOMES.map((st) => ({ status: st, count: counts.get(st) || 0 })), {
+      label: (b) => b.status.replace('_', ' '), value: (b) => b.count, cls: (b) => b.status,
     });
-    $('#per-user').replaceChildren(...(s.perUser || []).map((u) => el('tr', {},
+    $('#chart-rate-title').textContent = `Answer rate per ${unit}`;
+    barChart($('#chart-rate'), buckets, {
+      label: when, value: (b) => (b.total ? b.answered / b.total : 0), max: 1,
+      fmt: (v) => `${Math.round(v * 100)}%`, cls: () => 'answered',
+    });
+    const perUser = s.perUser || [];
+    barChart($('#chart-duration'), perUser, {
+      label: (u) => (u.name || u.userId).split(' ')[0], value: (u) => Number(u.averageDurationSeconds || 0),
+      fmt: fmtDur,
+    });
+    $('#per-user').replaceChildren(...perUser.map((u) => el('tr', {},
       el('td', {}, u.name || u.userId), el('td', {}, String(u.total || 0)), el('td', {}, String(u.answered || 0)),
       el('td', {}, `${Math.round((u.answerRate || 0) * 100)}%`), el('td', {}, fmtDur(u.averageDurationSeconds)))));
   } catch (e) {
@@ -489,7 +548,7 @@ function init() {
   const statusSel = $('#history-form').status;
   for (const s of STATUSES) statusSel.append(el('option', { value: s }, s.replace('_', ' ')));
   $('#login-form').addEventListener('submit', login);
-  $('#logout').addEventListener('click', logout);
+  $('#logout').addEventListener('click', logoutClicked);
   $('#make-form').addEventListener('submit', makeCall);
   $('#history-form').addEventListener('submit', (e) => { e.preventDefault(); loadHistory(1); });
   $('#prev-page').addEventListener('click', () => loadHistory(state.history.page - 1));

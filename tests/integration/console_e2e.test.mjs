@@ -1,19 +1,33 @@
 // The web console in headless Chromium (Debian's chromium driven by
-// playwright-core): log in, place a call, see it ring, get answered and end
-// on the board without a reload, add a note, see the statistics charts.
-// Screenshots go to test-output/console_e2e/.
+// playwright-core), logged in with the seed's demo logins: log in, place a
+// call, see it ring, get answered and end on the board without a reload, add
+// a note, see the statistics charts; two users on one call (typing
+// indicator, live notes); an inbound call answered and transferred from the
+// board; history filters, presence, and user management for admins.
+// Screenshots go to test-output/console_e2e/; with CONSOLE_SCREENSHOT=path
+// the live board is also saved there (README's docs/console.png).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  ADMIN, grpcApi, repoRoot, startCallgw, startCallsvc, startPostgres, startSim,
+  ADMIN, grpcApi, repoRoot, startCallgw, startCallsvc, startPostgres, startSim, waitFor,
 } from './lib/stack.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const shots = path.join(repoRoot, 'test-output', 'console_e2e');
-let pg, sim, svc, gw, api, browser;
+const shot = (page, name, opts = {}) => page.screenshot({ path: path.join(shots, name), ...opts });
+// The seed's demo users (src/users/seed.c).
+const DEMO = {
+  supervisor: { email: 'supervisor@example.com', password: 'supervisor123', name: 'Sam Supervisor' },
+  alice: { email: 'alice@example.com', password: 'agent123', name: 'Alice Agent' },
+  bob: { email: 'bob@example.com', password: 'agent123', name: 'Bob Agent' },
+  carol: { email: 'carol@example.com', password: 'agent123', name: 'Carol Agent' },
+};
+let pg, sim, svc, gw, api, browser, adminToken;
+const ext = {};
+const pages = [];
 
 before(async () => {
   fs.mkdirSync(shots, { recursive: true });
@@ -22,6 +36,19 @@ before(async () => {
   svc = await startCallsvc({ pg, sim });
   gw = await startCallgw({ svc, env: { STATIC_DIR: path.join(repoRoot, 'clients/web') } });
   api = grpcApi(svc.addr);
+  // The gateway answers once its channel to callsvc is up (as a load
+  // balancer would wait for it).
+  await waitFor(async () => (await fetch(`${gw.url}/readyz`)).ok, { timeoutMs: 20000, what: 'callgw /readyz' });
+  assert.ok(fs.existsSync(path.join(repoRoot, 'clients/web/vendor/socket.io.min.js')),
+    'clients/web/vendor/socket.io.min.js: run scripts/test (or cs_web_build in scripts/lib.sh) first');
+  adminToken = (await api.users.Login(ADMIN)).token;
+  const { users } = await api.users.ListUsers({ limit: 100 }, { token: adminToken });
+  for (const [k, d] of Object.entries(DEMO)) {
+    const u = users.find((x) => x.email === d.email);
+    assert.ok(u, `seeded ${d.email}`);
+    ext[k] = u.sip_device.extension;
+    d.id = u.id;
+  }
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -38,56 +65,251 @@ after(async () => {
   await pg?.destroy();
 });
 
-test('log in, place a call, watch it live, add a note, see statistics', async () => {
-  const { token } = await api.users.Login(ADMIN);
-  const agent = await api.users.CreateUser({ name: 'Alice Agent', email: 'alice@example.com',
-    password: 'alice-pass-1', role: 'ROLE_SUPERVISOR' }, { token });
-  const callee = await api.users.CreateUser({ name: 'Bob Callee', email: 'bob@example.com',
-    password: 'bob-pass-12' }, { token });
-  // Bob's device rings for 1.5 s, then answers.
-  const ext = callee.sip_device.extension;
-  await sim.control('POST', `/_sim/endpoints/PJSIP/${ext}`, { mode: 'answer', answer_after_ms: 1500 });
+const far = (e, body) => sim.control('POST', `/_sim/endpoints/PJSIP/${e}`, body);
 
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+// A fresh browser context (own localStorage) logged in as user.
+async function loginPage(user) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  pages.push({ page, errors });
   await page.goto(gw.url + '/');
-  await page.fill('input[name=email]', 'alice@example.com');
-  await page.fill('input[name=password]', 'alice-pass-1');
-  await page.screenshot({ path: path.join(shots, '01-login.png') });
-  await page.click('button[type=submit]');
+  await page.fill('input[name=email]', user.email);
+  await page.fill('input[name=password]', user.password);
+  await page.click('#login-form button[type=submit]');
   await page.waitForSelector('#app-view:not([hidden])');
+  await page.waitForSelector('#login-view', { state: 'hidden' });
   await page.waitForSelector('#conn.live', { timeout: 10000 });
+  // Set once; a reload would lose it.
+  await page.evaluate(() => { window.noReload = true; });
+  return { page, errors };
+}
+const row = (page, callId, status) =>
+  `#board-body tr[data-call="${callId}"]${status ? `[data-status=${status}]` : ''}`;
 
-  await page.fill('#make-form input[name=to]', ext);
+test('log in, place a call, watch it live, add a note, see statistics', async () => {
+  await far(ext.bob, { mode: 'answer', answer_after_ms: 1500 }); // rings 1.5 s, then answers
+  const { page, errors } = await loginPage(DEMO.supervisor);
+  await shot(page, '01-board-empty.png');
+  assert.match(await page.textContent('#me-name'), /Sam Supervisor \(supervisor, ext \d+\)/);
+  assert.equal(await page.inputValue('#presence'), 'available', 'logging in puts an offline user on duty');
+  assert.equal(await page.isHidden('nav a[data-view=users]'), true, 'users: admins only');
+  assert.equal(await page.isVisible('nav a[data-view=stats]'), true);
+
+  await page.fill('#make-form input[name=to]', ext.bob);
   await page.click('#make-form button[type=submit]');
-  const row = page.locator('#board-body tr').first();
-  await row.waitFor({ timeout: 10000 });
+  const first = page.locator('#board-body tr').first();
+  await first.waitFor({ timeout: 10000 });
+  const callId = await first.getAttribute('data-call');
   // The call moves through its states on the board, pushed over Socket.IO.
-  await page.waitForSelector('#board-body tr[data-status=ringing]', { timeout: 10000 });
-  await page.screenshot({ path: path.join(shots, '02-ringing.png') });
-  await page.waitForSelector('#board-body tr[data-status=in_progress]', { timeout: 15000 });
-  await page.screenshot({ path: path.join(shots, '03-answered.png') });
-  const callId = await page.locator('#board-body tr').first().getAttribute('data-call');
+  await page.waitForSelector(row(page, callId, 'ringing'), { timeout: 10000 });
+  assert.match(await page.textContent(row(page, callId)), /Bob Agent · \d+/);
+  await shot(page, '02-ringing.png');
+  await page.waitForSelector(row(page, callId, 'in_progress'), { timeout: 15000 });
+  await shot(page, '03-answered.png');
 
-  await page.locator('#board-body tr').first().getByRole('button', { name: /hang up/i }).click();
-  await page.waitForSelector('#board-body tr[data-status=completed]', { timeout: 10000 });
-  await page.screenshot({ path: path.join(shots, '04-ended.png') });
+  await page.locator(row(page, callId)).getByRole('button', { name: /hang up/i }).click();
+  await page.waitForSelector(row(page, callId, 'completed'), { timeout: 10000 });
+  await shot(page, '04-ended.png');
+  // An ended call leaves the board after a moment.
+  await page.waitForSelector(row(page, callId), { state: 'detached', timeout: 10000 });
+  assert.equal(await page.isVisible('#board-empty'), true);
 
-  await page.goto(`${gw.url}/#call/${callId}`);
+  await page.locator('a[data-view=history]').click();
+  await page.waitForSelector(`#history-body a[href="#call/${callId}"]`);
+  await page.click(`#history-body a[href="#call/${callId}"]`);
   await page.waitForSelector('#view-call:not([hidden])');
+  await page.waitForSelector('#call-facts dd .badge.completed');
   await page.fill('#note-text', 'Customer wants a call back tomorrow');
   await page.click('#note-form button[type=submit]');
   await page.waitForSelector('#notes li', { timeout: 10000 });
-  assert.match(await page.textContent('#notes'), /call back tomorrow/);
-  await page.screenshot({ path: path.join(shots, '05-call-detail.png') });
+  assert.match(await page.textContent('#notes'), /Sam Supervisor.*call back tomorrow/s);
+  await shot(page, '05-call-detail.png');
 
   await page.click('nav a[data-view=stats]');
-  await page.waitForSelector('#chart-hourly rect', { timeout: 10000 });
-  await page.waitForSelector('#chart-outcomes rect', { timeout: 10000 });
-  assert.match(await page.textContent('#kpis'), /Calls\s*1/);
-  await page.screenshot({ path: path.join(shots, '06-statistics.png'), fullPage: true });
+  // Every chart drew its bars; the ones with calls in them are not flat.
+  for (const id of ['chart-hourly', 'chart-outcomes', 'chart-rate', 'chart-duration']) {
+    await page.waitForSelector(`#${id} rect.bar`, { state: 'attached', timeout: 10000 });
+  }
+  for (const id of ['chart-hourly', 'chart-outcomes', 'chart-rate']) {
+    assert.ok(await page.$$eval(`#${id} rect.bar`, (rs) => rs.some((r) => Number(r.getAttribute('height')) > 0)), id);
+  }
+  assert.match(await page.textContent('#kpis'), /Calls\s*1(?!\d)/);
+  assert.match(await page.textContent('#kpis'), /Answer rate\s*100%/);
+  assert.equal(await page.getAttribute('#chart-hourly', 'data-bars'), '24', 'every hour of the last day');
+  assert.equal(await page.getAttribute('#chart-outcomes', 'data-bars'), '5');
+  assert.match(await page.textContent('#per-user'), /Sam Supervisor/);
+  await shot(page, '06-statistics.png', { fullPage: true });
+  await page.selectOption('#stats-period', '720');
+  await page.waitForFunction(() => document.querySelector('#chart-hourly').dataset.bars === '30');
+  assert.equal(await page.textContent('#chart-hourly-title'), 'Calls per day');
 
+  assert.equal(await page.evaluate(() => window.noReload), true, 'no reload');
   assert.deepEqual(errors, [], 'no script errors in the page');
-  void agent;
+});
+
+test('two users on one call: typing indicator and notes arrive live', async () => {
+  await far(ext.alice, { mode: 'answer', answer_after_ms: 300 });
+  const sup = await loginPage(DEMO.supervisor);
+  const alice = await loginPage(DEMO.alice);
+  assert.equal(await alice.page.isHidden('nav a[data-view=stats]'), true, 'statistics: supervisors only');
+
+  await sup.page.fill('#make-form input[name=to]', ext.alice);
+  await sup.page.click('#make-form button[type=submit]');
+  // Alice sees the call she is part of on her own board, live.
+  const aRow = alice.page.locator('#board-body tr').first();
+  await aRow.waitFor({ timeout: 10000 });
+  const callId = await aRow.getAttribute('data-call');
+  await alice.page.waitForSelector(row(alice.page, callId, 'in_progress'), { timeout: 15000 });
+
+  await sup.page.goto(`${gw.url}/#call/${callId}`);
+  await sup.page.waitForSelector('#view-call:not([hidden])');
+  await alice.page.locator(row(alice.page, callId)).getByRole('button', { name: /details/i }).click();
+  await alice.page.waitForSelector('#view-call:not([hidden])');
+  await alice.page.waitForSelector('#call-facts dd .badge.in_progress');
+  await sup.page.waitForTimeout(500); // both joined the call's room
+
+  await alice.page.type('#note-text', 'Checking the order', { delay: 20 });
+  await sup.page.waitForFunction(() => /Alice Agent is typing/.test(document.querySelector('#typing').textContent),
+    null, { timeout: 10000 });
+  await shot(sup.page, '07-typing.png');
+  await alice.page.click('#note-form button[type=submit]');
+  await sup.page.waitForFunction(() => /Checking the order/.test(document.querySelector('#notes').textContent),
+    null, { timeout: 10000 });
+  // typing stops 2 s after the last key
+  await sup.page.waitForFunction(() => document.querySelector('#typing').textContent === '', null, { timeout: 10000 });
+
+  // Hang up from the detail page; both see it end.
+  await sup.page.locator('#call-actions').getByRole('button', { name: /hang up/i }).click();
+  await alice.page.waitForSelector('#call-facts dd .badge.completed', { timeout: 10000 });
+  await sup.page.waitForSelector('#call-facts dd .badge.completed', { timeout: 10000 });
+  for (const p of [sup, alice]) {
+    assert.equal(await p.page.evaluate(() => window.noReload), true);
+    assert.deepEqual(p.errors, []);
+  }
+  await sup.page.context().close();
+  await alice.page.context().close();
+});
+
+test('inbound call: answered and transferred from the board; the live board for README', async () => {
+  await far(ext.carol, { mode: 'ring_forever' });
+  await far(ext.bob, { mode: 'answer', answer_after_ms: 300 });
+  await far(ext.alice, { mode: 'answer', answer_after_ms: 300 });
+  const sup = await loginPage(DEMO.supervisor);
+  const carol = await loginPage(DEMO.carol);
+  const bob = await loginPage(DEMO.bob);
+
+  // A customer calls Carol (the simulator's control API, as scripts/call-in does).
+  await sim.control('POST', '/_sim/inbound',
+    { extension: ext.carol, caller: { name: 'Customer', number: '+15550100' } });
+  const cRow = carol.page.locator('#board-body tr[data-status=ringing]').first();
+  await cRow.waitFor({ timeout: 10000 });
+  const callId = await cRow.getAttribute('data-call');
+  assert.match(await cRow.textContent(), /inbound.*Customer · \+15550100.*Carol Agent/s);
+
+  // Meanwhile Alice calls Bob: the supervisor sees both calls at once.
+  const { token: aliceToken } = await api.users.Login(DEMO.alice);
+  const internal = await api.calls.MakeCall({ to: ext.bob }, { token: aliceToken });
+  await sup.page.waitForSelector(row(sup.page, internal.id, 'in_progress'), { timeout: 15000 });
+  await sup.page.waitForSelector(row(sup.page, callId, 'ringing'));
+  await shot(sup.page, '08-board-live.png');
+  if (process.env.CONSOLE_SCREENSHOT) {
+    const box = await sup.page.locator('#view-board').boundingBox();
+    await sup.page.screenshot({ path: path.resolve(process.env.CONSOLE_SCREENSHOT),
+      clip: { x: 0, y: 0, width: 1280, height: Math.ceil(box.y + box.height + 16) } });
+  }
+  await api.calls.HangupCall({ call_id: internal.id }, { token: aliceToken });
+
+  await carol.page.locator(row(carol.page, callId)).getByRole('button', { name: /^answer/i }).click();
+  await carol.page.waitForSelector(row(carol.page, callId, 'in_progress'), { timeout: 10000 });
+  await sup.page.waitForSelector(row(sup.page, callId, 'in_progress'), { timeout: 10000 });
+  carol.page.once('dialog', (d) => d.accept(ext.bob));
+  await carol.page.locator(row(carol.page, callId)).getByRole('button', { name: /transfer/i }).click();
+  // Bob's device answers; the call shows up on his board, in progress.
+  await bob.page.waitForSelector(row(bob.page, callId, 'in_progress'), { timeout: 15000 });
+  assert.match(await bob.page.textContent(row(bob.page, callId)), /Bob Agent/);
+  await bob.page.locator(row(bob.page, callId)).getByRole('button', { name: /hang up/i }).click();
+  await bob.page.waitForSelector(row(bob.page, callId, 'completed'), { timeout: 10000 });
+  await sup.page.waitForSelector(row(sup.page, callId, 'completed'), { timeout: 10000 });
+  const done = await api.calls.GetCall({ call_id: callId }, { token: adminToken });
+  assert.equal(done.transfers.length, 1);
+  assert.equal(done.transfers[0].to_user_id, DEMO.bob.id);
+  for (const p of [sup, carol, bob]) {
+    assert.equal(await p.page.evaluate(() => window.noReload), true);
+    assert.deepEqual(p.errors, []);
+    await p.page.context().close();
+  }
+  await sim.control('DELETE', `/_sim/endpoints/PJSIP/${ext.carol}`);
+});
+
+test('history filters, presence, user management for admins', async () => {
+  const { page, errors } = await loginPage({ ...ADMIN });
+  // presence: the select sets it, and the server agrees
+  await page.selectOption('#presence', 'away');
+  await waitFor(async () => (await api.users.GetProfile({}, { token: adminToken })).status === 'PRESENCE_STATUS_AWAY',
+    { what: 'presence away' });
+  // set elsewhere (another client): the select follows, live
+  await api.users.SetStatus({ status: 'PRESENCE_STATUS_BUSY' }, { token: adminToken });
+  await page.waitForFunction(() => document.querySelector('#presence').value === 'busy', null, { timeout: 10000 });
+
+  // history: filters by status
+  await page.click('nav a[data-view=history]');
+  await page.waitForSelector('#history-body tr');
+  const all = await page.locator('#history-body tr').count();
+  assert.ok(all >= 3, `history rows: ${all}`);
+  assert.match(await page.textContent('#page-info'), /page 1 of 1 \(\d+ calls\)/);
+  const filter = async (status, direction, check) => {
+    await page.selectOption('#history-form select[name=status]', status);
+    await page.selectOption('#history-form select[name=direction]', direction);
+    await page.click('#history-form button[type=submit]');
+    await page.waitForFunction(check, null, { timeout: 10000 });
+  };
+  await filter('busy', '', () => document.querySelectorAll('#history-body tr').length === 0);
+  await filter('', 'inbound', () => document.querySelectorAll('#history-body tr').length === 1);
+  assert.match(await page.textContent('#history-body'), /Customer · \+15550100/);
+  await page.selectOption('#history-form select[name=status]', 'completed');
+  await page.selectOption('#history-form select[name=direction]', '');
+  await page.click('#history-form button[type=submit]');
+  await page.waitForFunction(() => {
+    const b = [...document.querySelectorAll('#history-body .badge')].map((x) => x.textContent);
+    return b.length > 0 && b.every((x) => x === 'completed');
+  }, null, { timeout: 10000 });
+  await shot(page, '09-history.png');
+
+  // users: create, edit, delete
+  await page.click('nav a[data-view=users]');
+  await page.waitForSelector('#users-body tr');
+  await page.fill('#user-form input[name=name]', 'Dana Console');
+  await page.fill('#user-form input[name=email]', 'dana@example.com');
+  await page.fill('#user-form input[name=password]', 'dana-pass-1');
+  await page.selectOption('#user-form select[name=role]', 'supervisor');
+  await page.click('#user-submit');
+  const dana = page.locator('#users-body tr', { hasText: 'dana@example.com' });
+  await dana.waitFor({ timeout: 10000 });
+  assert.match(await dana.textContent(), /Dana Console.*supervisor.*\d{4}/s);
+  await dana.getByRole('button', { name: 'Edit' }).click();
+  await page.fill('#user-form input[name=name]', 'Dana Renamed');
+  await page.click('#user-submit');
+  await page.locator('#users-body tr', { hasText: 'Dana Renamed' }).waitFor({ timeout: 10000 });
+  // a duplicate email is refused, with the server's message
+  await page.fill('#user-form input[name=name]', 'Dup');
+  await page.fill('#user-form input[name=email]', 'dana@example.com');
+  await page.fill('#user-form input[name=password]', 'dup-pass-12');
+  await page.click('#user-submit');
+  await page.waitForFunction(() => document.querySelector('#users-error').textContent !== '');
+  await shot(page, '10-users.png');
+  page.once('dialog', (d) => d.accept());
+  await page.locator('#users-body tr', { hasText: 'Dana Renamed' }).getByRole('button', { name: 'Delete' }).click();
+  await page.locator('#users-body tr', { hasText: 'dana@example.com' }).waitFor({ state: 'detached', timeout: 10000 });
+
+  // log out: back to the login form, presence offline
+  await page.click('#logout');
+  await page.waitForSelector('#login-view:not([hidden])');
+  assert.equal(await page.isHidden('#app-view'), true);
+  await waitFor(async () => (await api.users.GetProfile({}, { token: adminToken })).status === 'PRESENCE_STATUS_OFFLINE',
+    { what: 'presence offline after logout' });
+  assert.equal(await page.evaluate(() => localStorage.getItem('cs.token')), null);
+  assert.deepEqual(errors, []);
+  await page.context().close();
 });
