@@ -793,6 +793,8 @@ static int gw__on_body(gw_http *h, gw_req *r, const char *in, size_t len)
                  r->match.route ? r->match.route->pattern : "-", h->cfg.client_timeout_s);
         return -1;
     }
+    if (!in || len == 0)
+        return 0; /* lws may deliver an empty chunk with no buffer */
     r->body_seen += len;
     if (r->body_seen > h->cfg.max_body)
         return 0; /* keep reading to keep the connection usable, store nothing */
