@@ -83,10 +83,9 @@ static void test_payload_split(void **state)
 static void test_payload_malformed(void **state)
 {
     static const char *const bad[] = {
-        "",       /* empty body */
-        "4a\x1e", /* trailing separator: an empty packet */
-        "\x1e"
-        "4a",         /* leading separator */
+        "",           /* empty body */
+        "4a\x1e",     /* trailing separator: an empty packet */
+        "\0364a",     /* leading separator (octal: \x1e would swallow the 4a) */
         "9",          /* unknown type */
         "abc",        /* not a packet */
         "b!!!!",      /* bad base64 */
