@@ -350,6 +350,9 @@ static int pbjson__digits(const char **p, int n, int *out)
     return 0;
 }
 
+#define PBJSON__MIN_SECS (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define PBJSON__MAX_SECS 253402300799LL   /* 9999-12-31T23:59:59Z */
+
 /* RFC 3339: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM). */
 static int pbjson__parse_time(const char *s, int64_t *secs, int32_t *nanos)
 {
@@ -392,6 +395,10 @@ static int pbjson__parse_time(const char *s, int64_t *secs, int32_t *nanos)
     *secs = pbjson__days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
             se - sign * (oh * 3600 + om * 60);
     *nanos = (int32_t)ns;
+    /* proto3 JSON: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z,
+     * after the offset is applied. */
+    if (*secs < PBJSON__MIN_SECS || *secs > PBJSON__MAX_SECS)
+        return -1;
     return 0;
 }
 
@@ -976,6 +983,22 @@ static cs_err pbjson__decode_value(pbjson__dec *d, const ProtobufCFieldDescripto
     return e;
 }
 
+/* 1 when the singular field at p owns heap memory (string, bytes or a
+ * sub-message); only those types hold a pointer there. */
+static int pbjson__holds_memory(const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+        return *(char *const *)p != NULL;
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return *(ProtobufCMessage *const *)p != NULL;
+    case PROTOBUF_C_TYPE_BYTES:
+        return ((const ProtobufCBinaryData *)p)->data != NULL;
+    default:
+        return 0;
+    }
+}
+
 static cs_err pbjson__decode_repeated(pbjson__dec *d, const ProtobufCFieldDescriptor *f,
                                       const json_t *v, ProtobufCMessage *msg, int depth)
 {
@@ -1059,9 +1082,9 @@ static cs_err pbjson__decode_msg(pbjson__dec *d, const json_t *obj,
                 }
             }
             e = pbjson__decode_value(d, f, v, (char *)msg + f->offset, depth);
-            /* The case is set even on failure when a pointer was stored, so
+            /* The case is set even on failure when memory was stored, so
              * that the half-built value is freed with the message. */
-            if (oneof_case && (e == CS_OK || *(void **)((char *)msg + f->offset) != NULL))
+            if (oneof_case && (e == CS_OK || pbjson__holds_memory(f, (char *)msg + f->offset)))
                 *oneof_case = f->id;
             if (e == CS_OK && f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
                 f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)

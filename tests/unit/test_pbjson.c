@@ -261,6 +261,9 @@ static void test_timestamps(void **state)
         "2024-05-01T10:20:30.Z",
         "2024-05-01T10:20:30.1234567890Z",
         "0000-01-01T00:00:00Z",
+        /* in range as written, out of range once the offset is applied */
+        "9999-12-31T23:59:59-23:00",
+        "0001-01-01T00:00:00+01:00",
         "",
         "2024-05-01T10:20:30Zx",
     };
@@ -296,6 +299,9 @@ static void test_oneof_presence(void **state)
     roundtrip("{\"name\":\"\"}", d, "{\"name\":\"\",\"currentPassword\":\"\"}");
     roundtrip("{\"email\":\"a@b\",\"password\":\"p\"}", d,
               "{\"email\":\"a@b\",\"password\":\"p\",\"currentPassword\":\"\"}");
+    /* a scalar oneof member that fails leaves its case unset */
+    decode_err("{\"role\":\"boss\"}", &callservice__v1__update_user_request__descriptor,
+               "role: unknown value \"boss\"");
     decode_err("{\"cText\":\"a\",\"cNumber\":1}", SC,
                "cNumber: only one of this field and \"cText\" may be set");
     decode_err("{\"cInner\":{\"label\":1},\"cText\":\"a\"}", SC,
