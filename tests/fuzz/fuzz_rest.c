@@ -16,6 +16,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* 1 when a and b pack to the same bytes. */
+static int gw__fuzz_same(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    size_t na = protobuf_c_message_get_packed_size(a), nb = protobuf_c_message_get_packed_size(b);
+    uint8_t *pa, *pb;
+    int same;
+    if (na != nb)
+        return 0;
+    pa = malloc(na + 1);
+    pb = malloc(nb + 1);
+    if (!pa || !pb)
+        abort();
+    protobuf_c_message_pack(a, pa);
+    protobuf_c_message_pack(b, pb);
+    same = memcmp(pa, pb, na) == 0;
+    free(pa);
+    free(pb);
+    return same;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char line[2048], *sp, *path, *qs;
@@ -61,9 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len = 0;
         char *out = pbjson_encode(msg, &len);
         json_t *back = out ? json_loadb(out, len, 0, NULL) : NULL;
-        /* Our output must always be valid JSON. */
+        ProtobufCMessage *again = NULL;
+        /* Our output must always be valid JSON, and read back as the same
+         * message (the mapping is lossless both ways). */
         if (out && !back)
             abort();
+        if (back) {
+            if (pbjson_decode_json(back, msg->descriptor, 0, &again, err, sizeof err) != CS_OK)
+                abort();
+            if (!gw__fuzz_same(msg, again))
+                abort();
+            protobuf_c_message_free_unpacked(again, NULL);
+        }
         json_decref(back);
         free(out);
         protobuf_c_message_free_unpacked(msg, NULL);
