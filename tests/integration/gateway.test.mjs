@@ -40,7 +40,7 @@ describe('callgw without callsvc', () => {
   before(async () => {
     gw = await startCallgw({ env: { CORS_ORIGINS: 'http://app.example, http://other.example' } });
   });
-  after(async () => { if (gw) assert.equal(await gw.stop(), 0); });
+  after(async () => { if (gw) assert.equal(await gw.stop(), 0, gw.proc.tail()); });
 
   test('healthz answers, readyz says 503', async () => {
     const h = await call(gw, 'GET', '/healthz');
@@ -172,9 +172,10 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     gw = await startCallgw({ svc });
   });
   after(async () => {
-    if (gw) await gw.stop();
+    const code = gw ? await gw.stop() : 0;
     if (svc) await svc.stop();
-    if (pg) await pg.stop();
+    if (pg) await pg.destroy();
+    assert.equal(code, 0, `callgw exit code (sanitizers report through it):\n${gw?.proc.tail()}`);
   });
 
   test('readyz is 200 once callsvc serves', async () => {
@@ -287,7 +288,7 @@ describe('callgw connection timeouts', () => {
   before(async () => {
     gw = await startCallgw({ env: { HTTP_CLIENT_TIMEOUT_S: String(T), HTTP_KEEPALIVE_TIMEOUT_S: String(K) } });
   });
-  after(async () => { if (gw) assert.equal(await gw.stop(), 0); });
+  after(async () => { if (gw) assert.equal(await gw.stop(), 0, gw.proc.tail()); });
 
   test('half-open and slow clients are closed after the timeout while others are served', async () => {
     const trickle = ['POST /api/users/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
@@ -445,10 +446,11 @@ describe('callgw calls endpoints (callsvc + PostgreSQL + ARI simulator)',
       }
     });
     after(async () => {
-      if (gw) await gw.stop();
+      const code = gw ? await gw.stop() : 0;
       if (svc) await svc.stop();
       if (sim) await sim.stop();
       if (pg) await pg.destroy();
+      assert.equal(code, 0, `callgw exit code (sanitizers report through it):\n${gw?.proc.tail()}`);
     });
 
     test('make, get, active, notes, transfer, hangup: status codes and proto3 JSON shapes', async () => {
