@@ -60,3 +60,9 @@ cs_web_build() {
   mkdir -p "$web/vendor"
   cp "$web/node_modules/socket.io-client/dist/socket.io.min.js" "$web/vendor/"
 }
+
+# The Node example's dependencies (@grpc/grpc-js, @grpc/proto-loader) from
+# clients/examples/package-lock.json, so `node clients/examples/make_call.mjs` runs.
+cs_examples_build() {
+  cs_npm_ci "$CS_ROOT/clients/examples"
+}
