@@ -58,6 +58,14 @@ typedef struct calls_job {
     bool *done;
 } calls_job;
 
+/* The last ids a worker noted, oldest overwritten first. */
+#define CALLS_RING    256
+#define CALLS_RING_ID 64
+typedef struct calls_ring {
+    char ids[CALLS_RING][CALLS_RING_ID];
+    unsigned n;
+} calls_ring;
+
 typedef struct calls_worker {
     calls_module *m;
     int index;
@@ -67,6 +75,10 @@ typedef struct calls_worker {
     calls_job *head, *tail;
     bool stop;
     db_conn *db;
+    /* what this worker committed lately, so that the ARI events that can
+     * change nothing more need no transaction (see calls__event) */
+    calls_ring ended; /* calls it ended */
+    calls_ring up;    /* legs whose answer it handled, on calls still live */
 } calls_worker;
 
 /* Inbound callers' channels (named by Asterisk) -> their call's id. A
@@ -593,19 +605,31 @@ static const char *calls__event_channel(const ari_event *ev)
     return ev->has_channel ? ev->channel.id : NULL;
 }
 
+/* A leg answers once, but ARI says so twice (ChannelStateChange Up and
+ * Dial ANSWER). */
+static bool calls__is_up_event(const ari_event *ev)
+{
+    return (ev->type == ARI_EV_DIAL && strcmp(ev->dialstatus, "ANSWER") == 0) ||
+           (ev->type == ARI_EV_CHANNEL_STATE_CHANGE && ev->channel.state == ARI_CH_UP);
+}
+
+/* An event for an ended call, or for a channel the call no longer knows:
+ * a leg of ours still alive is gone with it; nothing else happens. */
+static void calls__stale_event(calls_module *m, const ari_event *ev, const char *channel)
+{
+    char key[40];
+    const char *suffix;
+    if (calls__is_up_event(ev) && calls__own_id(channel, key, &suffix))
+        calls__hangup_quiet(m, channel, NULL);
+}
+
 static cs_err calls__apply_event(calls_worker *w, call_rec *r, const ari_event *ev,
                                  const char *channel)
 {
     calls_leg leg = calls__leg_of(r, channel);
     int in;
     if (call_status_terminal(r->call->status) || leg == LEG_NONE) {
-        /* a leg of ours still alive on an ended call, or a stale one: gone with it */
-        char key[40];
-        const char *suffix;
-        bool alive = (ev->type == ARI_EV_DIAL && strcmp(ev->dialstatus, "ANSWER") == 0) ||
-                     (ev->type == ARI_EV_CHANNEL_STATE_CHANGE && ev->channel.state == ARI_CH_UP);
-        if (alive && calls__own_id(channel, key, &suffix))
-            calls__hangup_quiet(w->m, channel, NULL);
+        calls__stale_event(w->m, ev, channel);
         return CS_OK;
     }
     switch (ev->type) {
@@ -715,23 +739,67 @@ out:
     call_rec_free(r);
 }
 
+static bool calls__ring_has(const calls_ring *g, const char *id)
+{
+    unsigned n = g->n < CALLS_RING ? g->n : CALLS_RING;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(g->ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+static void calls__ring_put(calls_ring *g, const char *id)
+{
+    if (strlen(id) >= CALLS_RING_ID || calls__ring_has(g, id))
+        return;
+    snprintf(g->ids[g->n++ % CALLS_RING], CALLS_RING_ID, "%s", id);
+}
+
+/* After an event's or a command's transaction committed. Ended is final,
+ * and all changes of a call run on its worker, so a call noted here stays
+ * ended: its late events (the legs' ChannelDestroyed after HangupCall) are
+ * stale without reading the row. A leg of a live call whose answer was
+ * handled is up for good (caller_up/callee_up), so the second report of
+ * that answer is a no-op too. */
+static void calls__note(calls_worker *w, const call_rec *r, const ari_event *ev, calls_leg leg,
+                        const char *channel)
+{
+    if (!r)
+        return;
+    if (call_status_terminal(r->call->status))
+        calls__ring_put(&w->ended, r->call->id);
+    else if (ev && leg != LEG_NONE && channel && calls__is_up_event(ev))
+        calls__ring_put(&w->up, channel);
+}
+
 static void calls__event(calls_worker *w, calls_job *job)
 {
     const ari_event *ev = job->ev;
     const char *channel = calls__event_channel(ev);
+    calls_leg leg = LEG_NONE;
     call_rec *r = NULL;
     cs_err rc;
     if (job->inbound_new) {
         calls__inbound(w, job->key, ev);
         return;
     }
+    if (calls__ring_has(&w->ended, job->key)) {
+        calls__stale_event(w->m, ev, channel);
+        return;
+    }
+    if (channel && calls__is_up_event(ev) && calls__ring_has(&w->up, channel))
+        return;
     rc = db_begin(w->db);
     if (rc == CS_OK)
         rc = calls_repo_get(w->db, job->key, CALLS_FOR_UPDATE, &r);
-    if (rc == CS_OK)
+    if (rc == CS_OK) {
+        leg = calls__leg_of(r, channel);
         rc = calls__apply_event(w, r, ev, channel);
+    }
     if (rc == CS_OK)
         rc = db_commit(w->db);
+    if (rc == CS_OK)
+        calls__note(w, r, ev, leg, channel);
     if (rc != CS_OK) {
         db_rollback(w->db);
         if (rc != CS_ERR_NOT_FOUND)
@@ -1014,6 +1082,8 @@ static void calls__command(calls_worker *w, calls_cmd *cmd)
     }
     if (rc == CS_OK)
         rc = db_commit(w->db);
+    if (rc == CS_OK)
+        calls__note(w, r, NULL, LEG_NONE, NULL);
     if (rc != CS_OK) {
         db_rollback(w->db);
         if (cmd->rc == CS_OK)
@@ -1208,6 +1278,23 @@ bool calls__has_ari(calls_module *m)
     return m->ari != NULL;
 }
 
+/* Events calls__apply_event ignores whatever the call's state (a Dial
+ * still in progress, ARI's own soft hangup request, a channel state other
+ * than Ringing or Up): dropped here rather than read under a row lock. */
+static bool calls__event_changes_nothing(const ari_event *ev)
+{
+    switch (ev->type) {
+    case ARI_EV_DIAL:
+        return call_input_from_dialstatus(ev->dialstatus) < 0;
+    case ARI_EV_CHANNEL_HANGUP_REQUEST:
+        return ev->soft;
+    case ARI_EV_CHANNEL_STATE_CHANGE:
+        return ev->channel.state != ARI_CH_UP && ev->channel.state != ARI_CH_RINGING;
+    default:
+        return false;
+    }
+}
+
 /* On the WebSocket thread: route, never block. */
 void calls_on_ari_event(ari_event *ev, void *ud)
 {
@@ -1228,7 +1315,7 @@ void calls_on_ari_event(ari_event *ev, void *ud)
     default:
         goto drop;
     }
-    if (!channel)
+    if (!channel || calls__event_changes_nothing(ev))
         goto drop;
     if (calls__own_id(channel, key, &suffix)) {
         /* our legs' StasisStart/End say nothing new; ";2" halves nothing at all */
