@@ -1027,9 +1027,10 @@ void eio_conn_closed(eio_server *srv, eio_conn *c)
 {
     eio_session *s = c->session;
 
-    eio__enter(srv);
+    /* Not ours: srv is not touched, it may be gone already (see the header). */
     if (!s)
-        goto out;
+        return;
+    eio__enter(srv);
     switch (c->role) {
     case ROLE_GET:
         /* The client gave up on its poll; the session lives on (it will poll
@@ -1053,7 +1054,34 @@ void eio_conn_closed(eio_server *srv, eio_conn *c)
         break;
     }
     eio__unlink(c);
-out:
+    eio__leave(srv);
+}
+
+void eio_server_close_all(eio_server *srv, const char *reason)
+{
+    eio_transport *t = &srv->cfg.transport;
+    eio_session *s, *nx;
+
+    eio__enter(srv);
+    for (s = srv->all; s; s = nx) {
+        nx = s->next;
+        if (s->state == ST_OPEN)
+            eio__close(s, reason ? reason : "server shutting down", CLOSE_ABORT);
+        if (s->state == ST_CLOSED)
+            continue;
+        /* A graceful close still draining: let go of its conns now. */
+        if (s->ws) {
+            eio_conn *w = s->ws;
+            s->ws = NULL;
+            eio__unlink(w);
+            t->ws_close(srv->cfg.transport_ctx, w);
+        }
+        if (s->get) {
+            eio__queue_free(s);
+            eio__answer_get(s, srv->close);
+        }
+        eio__destroy(s);
+    }
     eio__leave(srv);
 }
 

@@ -139,8 +139,13 @@ void eio_ws_message(eio_server *srv, eio_conn *c, const char *data, size_t len, 
 /* The transport is ready for one more write on c. */
 void eio_ws_writable(eio_server *srv, eio_conn *c);
 /* Connection c (a held GET or a WebSocket) is gone. A no-op if eio does not
- * hold c. */
+ * hold c (c->session == NULL): srv is then not even looked at, so a
+ * transport may report closes after eio_server_close_all and the free. */
 void eio_conn_closed(eio_server *srv, eio_conn *c);
+/* Ends every session now (on_close is called for each), answering held GETs
+ * and closing WebSockets through the transport: afterwards eio holds no
+ * eio_conn. For a shutdown while the transport still exists. */
+void eio_server_close_all(eio_server *srv, const char *reason);
 /* Batch: sends between begin and end flush polling answers once and defer
  * slow-client closes to the end, so that loops over sessions stay safe.
  * Nests. */

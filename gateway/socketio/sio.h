@@ -93,6 +93,11 @@ sio_server *sio_server_new(const eio_config *ecfg, const sio_config *scfg);
 void sio_server_free(sio_server *srv);
 eio_server *sio_server_eio(sio_server *srv);
 void sio_server_tick(sio_server *srv);
+/* Ends every connection now (on_disconnect for each socket, then the
+ * Engine.IO close), through the transport: afterwards the server holds no
+ * eio_conn, so the transport may be torn down after sio_server_free. Call at
+ * shutdown while the transport still exists. */
+void sio_server_close_all(sio_server *srv, const char *reason);
 size_t sio_server_socket_count(const sio_server *srv);
 
 /* Registers a namespace ("/", "/custom", ...). Returns NULL when out of

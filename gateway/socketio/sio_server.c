@@ -830,6 +830,11 @@ eio_server *sio_server_eio(sio_server *srv)
     return srv->eio;
 }
 
+void sio_server_close_all(sio_server *srv, const char *reason)
+{
+    eio_server_close_all(srv->eio, reason);
+}
+
 size_t sio_server_socket_count(const sio_server *srv)
 {
     return srv->sockets.n;
