@@ -1099,31 +1099,14 @@ void sio_app_tick(void *app)
 void sio_app_free(void *app)
 {
     sa_app *a = app;
-    sio_socket **v = NULL;
-    size_t n = 0, cap = 0;
     if (!a)
         return;
-    /* Close every accepted socket now, while the app exists (their
-     * on_disconnect frees users and drops streams). Sockets still
-     * authenticating are freed with the sio_server: their on_disconnect
-     * touches only their own data. From here on, tasks only release what
-     * they carry. */
-    for (size_t i = 0; i < a->nbuckets; i++)
-        for (sa_user *u = a->users[i]; u; u = u->next)
-            for (sa_sock *k = u->socks; k; k = k->unext) {
-                if (n == cap) {
-                    size_t nc = cap ? cap * 2 : 64;
-                    sio_socket **nv = realloc(v, nc * sizeof *nv);
-                    if (!nv)
-                        break;
-                    v = nv;
-                    cap = nc;
-                }
-                v[n++] = k->s;
-            }
-    for (size_t i = 0; i < n; i++)
-        sio_socket_close_connection(v[i], "server shutting down");
-    free(v);
+    /* End every connection now, while the app exists (each on_disconnect
+     * frees its socket's data, users and streams) and while the transport
+     * does: afterwards the library holds no connection, so the HTTP server
+     * may tear its connections down after freeing it. From here on, tasks
+     * only release what they carry. */
+    sio_server_close_all(a->srv, "server shutting down");
     if (a->nusers)
         log_warn("socket.io: %zu user(s) left at shutdown", a->nusers);
     a->core->app = NULL;
