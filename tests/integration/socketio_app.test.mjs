@@ -6,10 +6,14 @@
 // typing across gateways, missed events with lastSeq (and a gateway restarted
 // mid-call), protocol abuse, and the per-user / per-socket limits.
 //
-// Timing budget: LATENCY_MS (default 100, the acceptance figure) is the
-// largest allowed gap between an event's time (when callsvc stored it) and
-// its arrival on the socket. On a loaded or sanitizer build it can be raised
-// with SIO_TEST_LATENCY_MS; the test prints what it measured either way.
+// Timing: LATENCY_MS (default 100, the acceptance figure; SIO_TEST_LATENCY_MS
+// overrides) is the budget from an event's time (when callsvc stored it) to
+// its arrival on a socket. The median event must be within it and every
+// event within twice it (slack for a loaded 2-core box or a sanitizer build,
+// where callsvc and PostgreSQL stall too); what the gateway itself adds
+// (arrival on the socket minus arrival on a direct gRPC WatchEvents watcher
+// in this process) must stay under GW_ADDED_MS for every event. The test
+// prints what it measured.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -24,6 +28,7 @@ const { io } = require('socket.io-client');
 const WebSocket = require('ws');
 
 const LATENCY_MS = Number(process.env.SIO_TEST_LATENCY_MS || 100);
+const GW_ADDED_MS = LATENCY_MS / 2;
 
 let pg; let sim; let svc; let api; let gwA; let gwB; let gwL;
 const users = {};
@@ -125,6 +130,15 @@ async function waitCall(id, status, token) {
   }, { what: `call ${id} to be ${status}` });
 }
 
+async function handshake(gw) {
+  const res = await fetch(`${gw.url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(res.status, 200);
+  const body = await res.text();
+  assert.equal(body[0], '0');
+  return JSON.parse(body.slice(1));
+}
+const poll = (gw, sid, init) => fetch(`${gw.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, init);
+
 let numberSeq = 7770000;
 const nextNumber = () => String(++numberSeq);
 
@@ -205,6 +219,12 @@ test('a call made through REST: caller and supervisor get every event in order a
   const sc = await connect(gwA, c);
   const ss = await connect(gwB, s); // the other gateway
   const sa2 = await connect(gwB, a, { transports: ['polling'] }); // the caller, polling, on B
+  // the reference: the same events straight from callsvc
+  const direct = new Map();
+  const w = api.events.WatchEvents({ after_seq: String(headSeq()) }, { token: a.token });
+  w.on('data', (ev) => direct.set(Number(ev.seq), Date.now()));
+  w.on('error', () => {});
+  await sleep(100);
   const n = nextNumber();
   await sim.control('POST', `/_sim/endpoints/PJSIP/${n}@trunk`, { mode: 'answer', answer_after_ms: 300 });
   const made = await rest(gwA, 'POST', '/api/calls/make', { token: a.token, body: { to: n } });
@@ -248,10 +268,18 @@ test('a call made through REST: caller and supervisor get every event in order a
   const note = evs.find((e) => e.name === 'call_note_added').args[0];
   assert.equal(note.note.text, 'hi');
   // within LATENCY_MS of each change (the event's time is when it was stored)
+  await waitFor(() => seqs.every((q) => direct.has(q)), { what: 'the direct watcher' });
+  w.cancel();
   const lat = evs.map((e) => e.at - Date.parse(e.args[0].time));
-  const latS = ss.forCall(made.id).map((e) => e.at - Date.parse(e.args[0].time));
-  console.log(`# event latency (ms) caller/ws: ${lat.join(' ')}; supervisor/other gateway: ${latS.join(' ')}`);
-  for (const l of [...lat, ...latS]) assert.ok(l <= LATENCY_MS, `latency ${l} ms > ${LATENCY_MS} ms`);
+  const sup = ss.forCall(made.id);
+  const latS = sup.map((e) => e.at - Date.parse(e.args[0].time));
+  const added = [...evs, ...sup].map((e) => e.at - direct.get(Number(e.args[0].seq)));
+  console.log(`# event latency (ms) caller/ws: ${lat.join(' ')}; supervisor/other gateway: ` +
+    `${latS.join(' ')}; added by the gateway: ${added.join(' ')}`);
+  const all = [...lat, ...latS].sort((x, y) => x - y);
+  assert.ok(all[Math.floor(all.length / 2)] <= LATENCY_MS, `median latency > ${LATENCY_MS} ms: ${all}`);
+  for (const l of all) assert.ok(l <= 2 * LATENCY_MS, `latency ${l} ms > 2 x ${LATENCY_MS} ms`);
+  for (const l of added) assert.ok(l <= GW_ADDED_MS, `the gateway added ${l} ms > ${GW_ADDED_MS} ms`);
   // the supervisor (other gateway) and the caller's polling socket: the same events
   assert.deepEqual(ss.forCall(made.id).map((e) => Number(e.args[0].seq)), seqs);
   assert.deepEqual(sa2.forCall(made.id).map((e) => Number(e.args[0].seq)), seqs);
@@ -418,17 +446,31 @@ test('the gateway restarted mid-call: the client reconnects by itself and, with 
     lastSeq = Number(ev.seq);
   });
   await connected(s);
-  const made = await rest(gwA, 'POST', '/api/calls/make', { token: r.token, body: { to: nextNumber() } });
-  await waitFor(() => got.length >= 2, { what: 'the first events of the call' });
-  await gw.stop('SIGKILL');
-  // while the gateway is away the call goes on and ends
+  // more connections open at shutdown: a polling client, a held poll, a handshake only
+  const p = await connect(gw, r, { transports: ['polling'] });
+  const open = await handshake(gw);
+  const held = poll(gw, open.sid).catch(() => null);
+  const n = nextNumber();
+  await sim.control('POST', `/_sim/endpoints/PJSIP/${n}@trunk`, { mode: 'answer', answer_after_ms: 1000 });
+  const made = await rest(gwA, 'POST', '/api/calls/make', { token: r.token, body: { to: n } });
+  await waitFor(() => got.length >= 1, { what: 'the first event of the call' });
+  // a deploy: SIGTERM with all of that open, a clean exit
+  assert.equal(await gw.stop(), 0, gw.proc.tail());
+  await held;
+  p.close();
+  // while the gateway is away the call goes on
   await waitCall(made.id, 'in_progress', r.token);
   await rest(gwA, 'POST', `/api/calls/${made.id}/notes`, { token: r.token, body: { text: 'away' } });
+  gw = await startFixedGw('callgw-restart-2', port);
+  await waitFor(() => connects >= 2 && s.connected, { timeoutMs: 15000, what: 'the client to reconnect' });
+  await waitFor(() => got.at(-1) === truthFor(r.id, head).at(-1), { what: 'the missed events' });
+  // a crash: SIGKILL, and the call ends meanwhile
+  await gw.stop('SIGKILL');
   await rest(gwA, 'POST', `/api/calls/${made.id}/hangup`, { token: r.token, body: {} });
   await rest(gwA, 'PUT', '/api/users/status', { token: r.token, body: { status: 'away' } });
   await sleep(300);
-  gw = await startFixedGw('callgw-restart-2', port);
-  await waitFor(() => connects >= 2 && s.connected, { timeoutMs: 15000, what: 'the client to reconnect' });
+  gw = await startFixedGw('callgw-restart-3', port);
+  await waitFor(() => connects >= 3 && s.connected, { timeoutMs: 15000, what: 'the client to reconnect again' });
   const truth = () => truthFor(r.id, head);
   await waitFor(() => got.length >= truth().length, { what: 'the missed events' });
   // and live ones after that
@@ -437,20 +479,14 @@ test('the gateway restarted mid-call: the client reconnects by itself and, with 
     { what: 'the live event' });
   await sleep(200);
   assert.deepEqual(got, truth(), 'nothing lost, nothing twice');
+  assert.ok(got.length >= 6, `the call and the status: ${got}`);
   s.close();
   assert.equal(await gw.stop(), 0);
+  await sim.control('DELETE', `/_sim/endpoints/PJSIP/${n}@trunk`).catch(() => {});
 });
 
 // --- abuse and limits ---------------------------------------------------------
 
-async function handshake(gw) {
-  const res = await fetch(`${gw.url}/socket.io/?EIO=4&transport=polling`);
-  assert.equal(res.status, 200);
-  const body = await res.text();
-  assert.equal(body[0], '0');
-  return JSON.parse(body.slice(1));
-}
-const poll = (gw, sid, init) => fetch(`${gw.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, init);
 
 test('protocol abuse leaves the gateway serving other clients', async () => {
   const { a, s } = users;
