@@ -14,6 +14,7 @@
 // (the service does not look users up to authenticate a stream).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import {
@@ -34,6 +35,15 @@ function mint(sub, role) {
 }
 
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+// utime+stime in clock ticks (USER_HZ, 100 on Linux)
+const cpuTicks = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(v[11]) + Number(v[12]);
+};
+// wall clock in microseconds with sub-millisecond resolution (same clock as
+// the emitter's CLOCK_REALTIME commit stamps)
+const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
 const pct = (a, p) => a[Math.min(a.length - 1, Math.floor(a.length * p))];
 
 const pg = await startPostgres();
@@ -53,12 +63,17 @@ const rss0 = rssKb(svc.proc.pid);
 const deliveries = []; // [seq, recvUs]
 const streams = [];
 let errors = 0;
+let stopping = false;
 const subscribe = (id, role, i) => {
   const md = new grpc.Metadata();
   md.set('authorization', `Bearer ${mint(id, role)}`);
   const s = clients[i % clients.length].WatchEvents({}, md);
-  s.on('data', (ev) => { deliveries.push([Number(ev.seq), Date.now() * 1000 + (performance.now() % 1) * 1000]); });
-  s.on('error', (e) => { if (e.code !== grpc.status.CANCELLED) { errors++; console.error('stream error', e.details); } });
+  s.on('data', (ev) => { deliveries.push([Number(ev.seq), nowUs()]); });
+  s.on('error', (e) => {
+    if (stopping || e.code === grpc.status.CANCELLED) return;
+    errors++;
+    console.error('stream error', e.details);
+  });
   streams.push(s);
 };
 agents.forEach((id, i) => subscribe(id, 'agent', i));
@@ -73,6 +88,8 @@ const perSubKb = (rss1 - rss0) / opt.subs;
 const calls = Math.max(1, Math.round((opt.rate * opt.seconds) / 4));
 const concurrent = Math.max(1, Math.min(calls, Math.round(opt.rate / 4 * 5)));
 const t0 = Date.now();
+const load0 = os.loadavg();
+const cpu0 = cpuTicks(svc.proc.pid);
 const emitted = await new Promise((resolve, reject) => {
   const child = spawn(EMIT_BIN, ['emit', '--users', agents.join(','), '--calls', String(calls),
     '--concurrent', String(concurrent), '--rate', String(opt.rate)], { env: { ...process.env, DATABASE_URL: pg.url } });
@@ -83,6 +100,7 @@ const emitted = await new Promise((resolve, reject) => {
     : reject(new Error(err))));
 });
 const emitSecs = (Date.now() - t0) / 1000;
+const cpu1 = cpuTicks(svc.proc.pid);
 const expected = emitted.length * (2 + opt.supervisors);
 await waitFor(() => deliveries.length >= expected, { timeoutMs: 30000, what: `${expected} deliveries` })
   .catch(() => {});
@@ -99,11 +117,14 @@ const res = {
   latency_ms: { p50: +pct(lat, 0.5).toFixed(2), p90: +pct(lat, 0.9).toFixed(2), p99: +pct(lat, 0.99).toFixed(2), max: +lat.at(-1).toFixed(2) },
   rss_kb: { before: rss0, idle_subscribed: rss1, after_load: rss2 },
   idle_kb_per_subscriber: +perSubKb.toFixed(2),
+  callsvc_cpu_pct_of_one_core: +((cpu1 - cpu0) / emitSecs).toFixed(1),
   stream_errors: errors,
+  load_avg_before: load0.map((x) => +x.toFixed(2)),
 };
 console.log(JSON.stringify(res, null, 2));
-for (const s of streams) s.cancel();
-for (const c of clients) c.close();
+// The server ends the streams: grpc-js's call.cancel() can spin (docs/rpc.md).
+stopping = true;
 await svc.stop();
+for (const c of clients) c.close();
 await pg.destroy();
 process.exit(0);
