@@ -73,7 +73,7 @@ static const view view_call = {NULL,
                                 "callee.extension", "callee.number", "hangupCause", "createdAt",
                                 "durationSeconds"}};
 static const view view_calls = {"calls",
-                                {"id", "status", "direction", "caller.extension",
+                                {"id", "status", "direction", "caller.extension", "caller.number",
                                  "callee.extension", "callee.number", "createdAt",
                                  "durationSeconds"}};
 static const view view_note = {NULL, {"id", "callId", "authorName", "text", "createdAt"}};
