@@ -96,8 +96,9 @@ struct rpc_stream {
     grpc_byte_buffer **q; /* ring of packed messages waiting to be sent */
     size_t q_head, q_len, q_cap, max_queued;
     grpc_byte_buffer *inflight;
-    int sending;   /* a SEND_INITIAL_METADATA or SEND_MESSAGE is outstanding */
-    int finishing; /* rpc_stream_finish called: status after the queue */
+    int sending;      /* a SEND_INITIAL_METADATA or SEND_MESSAGE is outstanding */
+    int headers_held; /* the handler has not returned yet: nothing is sent */
+    int finishing;    /* rpc_stream_finish called: status after the queue */
     int status_started;
     int broken;    /* aborted, a send failed, or closed: send no more */
     int closed;    /* RECV_CLOSE_ON_SERVER completed */
@@ -117,6 +118,8 @@ struct rpc_stream {
  * initial metadata; returns NULL if out of memory (call is then cancelled
  * and unreffed). The returned stream holds the server's reference. */
 rpc_stream *rpc__stream_new(rpc_server *srv, grpc_call *call, const char *request_id);
+/* The handler has returned: sends the headers, then whatever was queued. */
+void rpc__stream_opened(rpc_stream *s);
 void rpc__stream_on_send(rpc_stream *s, int ok);
 void rpc__stream_on_status(rpc_stream *s, int ok);
 void rpc__stream_on_close(rpc_stream *s, int ok);

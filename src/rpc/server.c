@@ -364,6 +364,7 @@ static void server__handle(rpc__worker *w, rpc__call *c)
         e = m->stream(&ctx, req, s);
         if (e != CS_OK)
             rpc_stream_finish(s, e, ctx.errmsg);
+        rpc__stream_opened(s); /* the headers, then what the handler queued */
         goto out;
     }
     e = m->unary(&ctx, req, &resp);

@@ -262,16 +262,36 @@ rpc_stream *rpc__stream_new(rpc_server *srv, grpc_call *call, const char *reques
     op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     op.data.recv_close_on_server.cancelled = &s->cancelled;
     stream__start(s, &op, 1, &s->close_tag);
-    /* Headers at once: a subscriber knows it is subscribed before any event. */
-    memset(&op, 0, sizeof op);
-    op.op = GRPC_OP_SEND_INITIAL_METADATA;
+    /* Headers wait for the handler (rpc__stream_opened): when a client sees
+     * them, the handler has run, so it is subscribed. Until then "sending"
+     * holds back the messages producers queue meanwhile. */
     s->sending = 1;
-    if (stream__start(s, &op, 1, &s->send_tag) != 0)
-        s->sending = 0;
+    s->headers_held = 1;
     if (stopping) /* accepted as the server began to stop */
         stream__abort_locked(s, CS_ERR_UNAVAILABLE, "server shutting down");
     pthread_mutex_unlock(&s->mu);
     return s;
+}
+
+void rpc__stream_opened(rpc_stream *s)
+{
+    grpc_op op;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->headers_held) {
+        s->headers_held = 0;
+        s->sending = 0;
+        if (s->call && !s->broken && !s->closed) {
+            memset(&op, 0, sizeof op);
+            op.op = GRPC_OP_SEND_INITIAL_METADATA;
+            s->sending = 1;
+            if (stream__start(s, &op, 1, &s->send_tag) != 0)
+                s->sending = 0;
+        }
+        if (!s->sending && !s->broken && !s->closed)
+            stream__pump(s);
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* The call is over for the server: unref it and drop the server's reference. */
