@@ -351,6 +351,7 @@ static void gw__rpc_done(void *arg, const rpcc_result *res)
 {
     gw_req *r = arg;
     gw_http *h = r->h;
+    int wake;
     r->grpc_status = res->status;
     r->grpc_msg = strdup(res->message ? res->message : "");
     if (res->status == 0 && res->resp_len) {
@@ -364,13 +365,17 @@ static void gw__rpc_done(void *arg, const rpcc_result *res)
     }
     pthread_mutex_lock(&h->lock);
     r->next = NULL;
+    /* One wake-up per batch: if the queue already held something, the loop
+     * was woken for it and has not drained yet; it will take this one too. */
+    wake = h->done_head == NULL;
     if (h->done_tail)
         h->done_tail->next = r;
     else
         h->done_head = r;
     h->done_tail = r;
     pthread_mutex_unlock(&h->lock);
-    lws_cancel_service(h->ctx);
+    if (wake)
+        lws_cancel_service(h->ctx);
 }
 
 /* Service thread: turn a completed call into the HTTP answer. */
