@@ -213,6 +213,7 @@ int main(int argc, char **argv)
     rpc = rpcc_client_new(cfg.callsvc_addr);
     if (!rpc)
         goto out;
+    memset(&hc, 0, sizeof hc);
     hc.addr = cfg.http_addr;
     hc.cors_origins = cfg.cors_origins;
     hc.static_dir = cfg.static_dir;
