@@ -68,7 +68,48 @@ void pbjson_buf_puts(pbjson_buf *b, const char *s)
 
 static void pbjson__putc(pbjson_buf *b, char c)
 {
+    if (b->len + 2 <= b->cap) { /* room for c and the NUL: the common case */
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return;
+    }
     pbjson_buf_append(b, &c, 1);
+}
+
+/* Writes the decimal digits of v ending just before end; returns the start. */
+static char *pbjson__utoa(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* Appends an integer, quoted when quote is set (64-bit values in JSON). */
+static void pbjson__put_int(pbjson_buf *b, int64_t v, int quote)
+{
+    char buf[24], *end = buf + sizeof buf, *p;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (quote)
+        *--end = '"';
+    p = pbjson__utoa(u, end);
+    if (v < 0)
+        *--p = '-';
+    if (quote)
+        *--p = '"';
+    pbjson_buf_append(b, p, (size_t)(buf + sizeof buf - p));
+}
+
+static void pbjson__put_uint(pbjson_buf *b, uint64_t v, int quote)
+{
+    char buf[24], *end = buf + sizeof buf, *p;
+    if (quote)
+        *--end = '"';
+    p = pbjson__utoa(v, end);
+    if (quote)
+        *--p = '"';
+    pbjson_buf_append(b, p, (size_t)(buf + sizeof buf - p));
 }
 
 void pbjson_buf_free(pbjson_buf *b)
@@ -207,13 +248,25 @@ static int pbjson__camel_eq(const char *proto, const char *json)
     return *json == '\0';
 }
 
+/* Appends "lowerCamelName": in one piece. */
 static void pbjson__write_name(pbjson_buf *b, const char *proto_name)
 {
-    char name[128];
-    pbjson_json_name(proto_name, name, sizeof name);
-    pbjson__putc(b, '"');
-    pbjson_buf_puts(b, name);
-    pbjson_buf_append(b, "\":", 2);
+    char name[132];
+    size_t n = 1;
+    int upper = 0;
+    name[0] = '"';
+    /* pbjson_json_name, counting as it goes */
+    for (const char *p = proto_name; *p && n < sizeof name - 2; p++) {
+        if (*p == '_') {
+            upper = 1;
+            continue;
+        }
+        name[n++] = (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+        upper = 0;
+    }
+    name[n++] = '"';
+    name[n++] = ':';
+    pbjson_buf_append(b, name, n);
 }
 
 const ProtobufCFieldDescriptor *pbjson_field(const ProtobufCMessageDescriptor *desc,
@@ -312,13 +365,22 @@ static void pbjson__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+/* Writes v as exactly width digits at p (v < 10^width); returns p + width. */
+static char *pbjson__digits_out(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 static void pbjson__write_time(pbjson_buf *b, const Google__Protobuf__Timestamp *ts)
 {
-    char out[64];
+    char out[64], *p = out;
     int64_t secs = ts->seconds, days, y;
     int32_t nanos = ts->nanos;
     unsigned m, d, rem;
-    int n;
     if (nanos < 0 || nanos > 999999999)
         nanos = 0;
     days = secs / 86400;
@@ -326,16 +388,39 @@ static void pbjson__write_time(pbjson_buf *b, const Google__Protobuf__Timestamp 
     if (secs % 86400 < 0)
         days--;
     pbjson__civil_from_days(days, &y, &m, &d);
-    n = snprintf(out, sizeof out, "\"%04" PRId64 "-%02u-%02uT%02u:%02u:%02u", y, m, d, rem / 3600,
-                 rem / 60 % 60, rem % 60);
-    if (nanos % 1000000 == 0 && nanos)
-        n += snprintf(out + n, sizeof out - (size_t)n, ".%03d", nanos / 1000000);
-    else if (nanos % 1000 == 0 && nanos)
-        n += snprintf(out + n, sizeof out - (size_t)n, ".%06d", nanos / 1000);
-    else if (nanos)
-        n += snprintf(out + n, sizeof out - (size_t)n, ".%09d", nanos);
-    snprintf(out + n, sizeof out - (size_t)n, "Z\"");
-    pbjson_buf_puts(b, out);
+    *p++ = '"';
+    if (y >= 0 && y <= 9999) {
+        p = pbjson__digits_out(p, (unsigned)y, 4);
+    } else { /* outside RFC 3339; written as is (never read back) */
+        char ybuf[24], *ye = ybuf + sizeof ybuf,
+                       *ys = pbjson__utoa(y < 0 ? (uint64_t)-y : (uint64_t)y, ye);
+        if (y < 0)
+            *p++ = '-';
+        memcpy(p, ys, (size_t)(ye - ys));
+        p += ye - ys;
+    }
+    *p++ = '-';
+    p = pbjson__digits_out(p, m, 2);
+    *p++ = '-';
+    p = pbjson__digits_out(p, d, 2);
+    *p++ = 'T';
+    p = pbjson__digits_out(p, rem / 3600, 2);
+    *p++ = ':';
+    p = pbjson__digits_out(p, rem / 60 % 60, 2);
+    *p++ = ':';
+    p = pbjson__digits_out(p, rem % 60, 2);
+    if (nanos) {
+        *p++ = '.';
+        if (nanos % 1000000 == 0)
+            p = pbjson__digits_out(p, (unsigned)nanos / 1000000, 3);
+        else if (nanos % 1000 == 0)
+            p = pbjson__digits_out(p, (unsigned)nanos / 1000, 6);
+        else
+            p = pbjson__digits_out(p, (unsigned)nanos, 9);
+    }
+    *p++ = 'Z';
+    *p++ = '"';
+    pbjson_buf_append(b, out, (size_t)(p - out));
 }
 
 static int pbjson__digits(const char **p, int n, int *out)
@@ -458,24 +543,20 @@ static void pbjson__write_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        snprintf(num, sizeof num, "%" PRId32, *(const int32_t *)p);
-        pbjson_buf_puts(b, num);
+        pbjson__put_int(b, *(const int32_t *)p, 0);
         break;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        snprintf(num, sizeof num, "%" PRIu32, *(const uint32_t *)p);
-        pbjson_buf_puts(b, num);
+        pbjson__put_uint(b, *(const uint32_t *)p, 0);
         break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        snprintf(num, sizeof num, "\"%" PRId64 "\"", *(const int64_t *)p);
-        pbjson_buf_puts(b, num);
+        pbjson__put_int(b, *(const int64_t *)p, 1);
         break;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        snprintf(num, sizeof num, "\"%" PRIu64 "\"", *(const uint64_t *)p);
-        pbjson_buf_puts(b, num);
+        pbjson__put_uint(b, *(const uint64_t *)p, 1);
         break;
     case PROTOBUF_C_TYPE_FLOAT:
         pbjson__write_double(b, *(const float *)p, 1);
@@ -489,12 +570,10 @@ static void pbjson__write_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f
     case PROTOBUF_C_TYPE_ENUM: {
         int v = *(const int *)p;
         const char *name = pbjson_enum_short_name(f->descriptor, v, num, sizeof num);
-        if (name) {
+        if (name)
             pbjson_buf_string(b, name, strlen(name));
-        } else {
-            snprintf(num, sizeof num, "%d", v);
-            pbjson_buf_puts(b, num);
-        }
+        else
+            pbjson__put_int(b, v, 0);
         break;
     }
     case PROTOBUF_C_TYPE_STRING: {
