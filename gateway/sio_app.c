@@ -147,6 +147,7 @@ struct sa_app {
     sa_user **users;
     size_t nbuckets, nusers;
     int64_t max_seq; /* highest stored seq seen on any stream */
+    uint64_t due_ms; /* earliest reopen_at of any user or socket; 0: none */
 };
 
 static uint64_t sa__now_ms(void)
@@ -154,6 +155,14 @@ static uint64_t sa__now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Sets *at to now + delay_ms and tells the tick to look then. */
+static void sa__schedule(sa_app *a, uint64_t *at, unsigned delay_ms)
+{
+    *at = sa__now_ms() + delay_ms;
+    if (!a->due_ms || *at < a->due_ms)
+        a->due_ms = *at;
 }
 
 static void sa__core_unref(sa_core *c)
@@ -342,7 +351,7 @@ static void sa__user_open(sa_user *u)
     u->reopen_at = 0;
     u->st = sa__stream_open(a, SA_ST_USER, u, u->token, after);
     if (!u->st) {
-        u->reopen_at = sa__now_ms() + u->backoff_ms;
+        sa__schedule(a, &u->reopen_at, u->backoff_ms);
         log_warn("socket.io: cannot open the event stream of user %s; retrying", u->id);
     }
 }
@@ -352,7 +361,7 @@ static void sa__sock_open_cu(sa_sock *k)
     k->reopen_at = 0;
     k->cu = sa__stream_open(k->app, SA_ST_CATCHUP, k, k->token, k->p);
     if (!k->cu)
-        k->reopen_at = sa__now_ms() + k->backoff_ms;
+        sa__schedule(k->app, &k->reopen_at, k->backoff_ms);
 }
 
 /* The socket has seen exactly what its user's room has: join it. */
@@ -472,7 +481,7 @@ static void sa__stream_ended(sa_stream *st, int status, const char *msg)
             return;
         }
         u->backoff_ms = sa__backoff_next(u->backoff_ms, st->opened_ms);
-        u->reopen_at = sa__now_ms() + u->backoff_ms;
+        sa__schedule(u->app, &u->reopen_at, u->backoff_ms);
         log_info("socket.io: event stream of user %s ended (%d %s); re-open after seq %lld in "
                  "%u ms",
                  u->id, status, msg, (long long)(u->seq >= 0 ? u->seq : u->floor), u->backoff_ms);
@@ -484,7 +493,7 @@ static void sa__stream_ended(sa_stream *st, int status, const char *msg)
             return;
         }
         k->backoff_ms = sa__backoff_next(k->backoff_ms, st->opened_ms);
-        k->reopen_at = sa__now_ms() + k->backoff_ms;
+        sa__schedule(k->app, &k->reopen_at, k->backoff_ms);
     }
 }
 
@@ -1085,13 +1094,27 @@ void sio_app_tick(void *app)
 {
     sa_app *a = app;
     uint64_t now = sa__now_ms();
+    /* Re-opens are rare (a stream ended): walk the users only when one is
+     * due, so that an idle tick costs nothing with thousands of sockets. */
+    if (!a->due_ms || now < a->due_ms)
+        return;
+    a->due_ms = 0;
     for (size_t i = 0; i < a->nbuckets; i++) {
         for (sa_user *u = a->users[i]; u; u = u->next) {
-            if (!u->st && u->reopen_at && now >= u->reopen_at)
-                sa__user_open(u);
-            for (sa_sock *k = u->socks; k; k = k->unext)
-                if (k->catching_up && !k->cu && k->reopen_at && now >= k->reopen_at)
+            if (!u->st && u->reopen_at) {
+                if (now >= u->reopen_at)
+                    sa__user_open(u);
+                else if (!a->due_ms || u->reopen_at < a->due_ms)
+                    a->due_ms = u->reopen_at;
+            }
+            for (sa_sock *k = u->socks; k; k = k->unext) {
+                if (!k->catching_up || k->cu || !k->reopen_at)
+                    continue;
+                if (now >= k->reopen_at)
                     sa__sock_open_cu(k);
+                else if (!a->due_ms || k->reopen_at < a->due_ms)
+                    a->due_ms = k->reopen_at;
+            }
         }
     }
 }
