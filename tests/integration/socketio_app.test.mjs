@@ -155,6 +155,8 @@ before(async () => {
   gwL = await startCallgw({
     svc, name: 'callgw-limits', env: {
       SIO_MAX_SOCKETS_PER_USER: '3', SIO_RATE: '5', SIO_BURST: '5', SIO_MAX_PAYLOAD: '20000',
+      SIO_PING_INTERVAL_MS: '1000', SIO_PING_TIMEOUT_MS: '1000', SIO_CONNECT_TIMEOUT_MS: '1500',
+      CORS_ORIGINS: 'http://app.example',
     },
   });
   users.a = await makeUser('ann', 'ROLE_AGENT');
@@ -619,6 +621,60 @@ test('limits: sockets per user, events per second per socket, payload size; othe
   assert.equal(bin.error.code, 'INVALID_ARGUMENT');
   assert.deepEqual(await ack(other, 'leave_call', { callId: id }), { ok: true });
   for (const x of [other, calm, big, ...mine]) x.close();
+});
+
+test('timings, payload limit and CORS come from the configuration', async () => {
+  const { a } = users;
+  const open = await handshake(gwL);
+  assert.equal(open.pingInterval, 1000);
+  assert.equal(open.pingTimeout, 1000);
+  assert.equal(open.maxPayload, 20000);
+  // no CONNECT within the connect timeout (pings answered): closed
+  const t0 = Date.now();
+  let closedAfter = null;
+  for (let i = 0; i < 20 && closedAfter === null; i++) {
+    const r = await poll(gwL, open.sid);
+    const body = await r.text();
+    if (r.status === 400 || body.split('\x1e').includes('1')) closedAfter = Date.now() - t0;
+    else if (body.split('\x1e').includes('2')) await poll(gwL, open.sid, { method: 'POST', body: '3' });
+  }
+  assert.ok(closedAfter !== null && closedAfter >= 1400 && closedAfter < 3000, `closed after ${closedAfter} ms`);
+  // a client that stops answering pings is closed after interval + timeout
+  const w = new WebSocket(`ws://${gwL.addr}/socket.io/?EIO=4&transport=websocket`);
+  const pings = [];
+  const closed = new Promise((resolve) => w.on('close', resolve));
+  w.on('message', (m) => {
+    const t = String(m);
+    if (t[0] === '0') w.send(`40${JSON.stringify({ token: a.token })}`);
+    if (t === '2') pings.push(Date.now());
+  });
+  const w0 = Date.now();
+  await closed;
+  const lived = Date.now() - w0;
+  assert.ok(pings.length >= 1, 'pinged');
+  assert.ok(lived >= 1800 && lived < 5000, `closed after ${lived} ms`);
+  // the official client answers pings and stays
+  const s = await connect(gwL, a);
+  await sleep(2500);
+  assert.ok(s.connected);
+  s.close();
+  // CORS on the polling transport: the configured origin only
+  const pre = await fetch(`${gwL.url}/socket.io/?EIO=4&transport=polling`, {
+    method: 'OPTIONS',
+    headers: { origin: 'http://app.example', 'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type' },
+  });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get('access-control-allow-origin'), 'http://app.example');
+  assert.equal(pre.headers.get('access-control-allow-headers'), 'content-type');
+  const ok = await fetch(`${gwL.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'http://app.example' } });
+  assert.equal(ok.headers.get('access-control-allow-origin'), 'http://app.example');
+  assert.match(ok.headers.get('vary') || '', /Origin/);
+  const no = await fetch(`${gwL.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'http://evil.example' } });
+  assert.equal(no.headers.get('access-control-allow-origin'), null);
+  // and none at all on a gateway without CORS_ORIGINS
+  const none = await fetch(`${gwA.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'http://app.example' } });
+  assert.equal(none.headers.get('access-control-allow-origin'), null);
 });
 
 // Last: it restarts callsvc under every gateway.
