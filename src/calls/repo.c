@@ -435,7 +435,10 @@ out:
 
 cs_err calls_repo_load_children(db_conn *db, call_rec *r)
 {
-    return calls__load_children(db, &r->call, 1);
+    cs_err rc = calls__load_children(db, &r->call, 1);
+    if (rc == CS_OK)
+        r->children_loaded = true;
+    return rc;
 }
 
 /* Runs a statement expected to return at most one call row. */
@@ -869,6 +872,39 @@ static const db_stmt calls__count_all_stmt = {
     "calls_count_all",
     "SELECT count(*) FROM calls c WHERE $1::uuid IS NULL" CALLS__FILTERS("c.created_at"), 5};
 
+/* The same lists without filters, the common case: the filtered statements'
+ * "($n IS NULL OR ...)" make PostgreSQL's generic plan (used after five
+ * runs of a prepared statement) scan far more than needed (0.9 ms instead of
+ * 0.06 ms for one user's page, measured with the gateway benchmark). */
+static const db_stmt calls__hist_user_plain_stmt = {
+    "calls_hist_user_plain",
+    "SELECT " CALLS__COLS " FROM call_parties p JOIN calls c ON c.id = p.call_id"
+    " WHERE p.user_id = $1::uuid ORDER BY p.created_at DESC, p.call_id DESC"
+    " LIMIT $2::int8 OFFSET $3::int8",
+    3};
+static const db_stmt calls__hist_all_plain_stmt = {
+    "calls_hist_all_plain",
+    "SELECT " CALLS__COLS " FROM calls c ORDER BY c.created_at DESC, c.id DESC"
+    " LIMIT $1::int8 OFFSET $2::int8",
+    2};
+static const db_stmt calls__count_user_plain_stmt = {
+    "calls_count_user_plain",
+    "SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id"
+    " WHERE p.user_id = $1::uuid",
+    1};
+static const db_stmt calls__count_all_plain_stmt = {"calls_count_all_plain",
+                                                    "SELECT count(*) FROM calls c", 0};
+
+/* [by user][without filters]: the count and the page statements. */
+static const struct {
+    const db_stmt *count, *page;
+} calls__hist_stmts[2][2] = {
+    {{&calls__count_all_stmt, &calls__hist_all_stmt},
+     {&calls__count_all_plain_stmt, &calls__hist_all_plain_stmt}},
+    {{&calls__count_user_stmt, &calls__hist_user_stmt},
+     {&calls__count_user_plain_stmt, &calls__hist_user_plain_stmt}},
+};
+
 /* Turns every row into a Call and loads the children of all. */
 static cs_err calls__rows(db_conn *db, const PGresult *res, int max, Callservice__V1__Call ***out,
                           size_t *n)
@@ -908,7 +944,9 @@ cs_err calls_repo_history(db_conn *db, const calls_history_q *q, Callservice__V1
     PGresult *res = NULL, *cnt = NULL;
     cs_err rc;
     bool by_user = q->user_id != NULL;
-    const char *params[9];
+    bool plain = !q->status && !q->direction && !q->from_us && !q->to_us && !q->after_created_us;
+    const char *params[9], *plain_params[3] = {NULL, NULL, NULL};
+    const db_stmt *st_count, *st_page;
     *calls = NULL;
     *n = 0;
     *total = 0;
@@ -930,13 +968,20 @@ cs_err calls_repo_history(db_conn *db, const calls_history_q *q, Callservice__V1
     params[6] = q->after_created_us ? q->after_id : NULL;
     params[7] = limit;
     params[8] = offset;
-    rc = db_exec_stmt(db, DB_RETRY, by_user ? &calls__count_user_stmt : &calls__count_all_stmt,
-                      params, &cnt);
+    if (plain) { /* the user (if any), limit, offset */
+        size_t k = 0;
+        if (by_user)
+            plain_params[k++] = q->user_id;
+        plain_params[k++] = limit;
+        plain_params[k] = offset;
+    }
+    st_count = calls__hist_stmts[by_user][plain].count;
+    st_page = calls__hist_stmts[by_user][plain].page;
+    rc = db_exec_stmt(db, DB_RETRY, st_count, plain ? plain_params : params, &cnt);
     if (rc != CS_OK)
         goto out;
     *total = db_get_ll(cnt, 0, 0);
-    rc = db_exec_stmt(db, DB_RETRY, by_user ? &calls__hist_user_stmt : &calls__hist_all_stmt,
-                      params, &res);
+    rc = db_exec_stmt(db, DB_RETRY, st_page, plain ? plain_params : params, &res);
     if (rc != CS_OK)
         goto out;
     *more = PQntuples(res) > q->limit;
