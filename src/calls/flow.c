@@ -1090,7 +1090,8 @@ static void calls__command(calls_worker *w, calls_cmd *cmd)
             calls__cmd_fail(cmd, rc, db_public_error(rc));
     }
 done:
-    if (rc == CS_OK && r && calls_repo_load_children(w->db, r) == CS_OK) {
+    /* the event appended in the transaction loaded the children already */
+    if (rc == CS_OK && r && (r->children_loaded || calls_repo_load_children(w->db, r) == CS_OK)) {
         cmd->call = call_rec_take(r);
     } else if (cmd->rc == CS_OK) {
         calls__cmd_fail(cmd, rc == CS_OK ? CS_ERR_INTERNAL : rc, "the call could not be loaded");

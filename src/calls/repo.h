@@ -32,6 +32,7 @@ typedef struct call_rec {
     char *asterisk_id;        /* never NULL, "" unknown */
     char *pending_channel_id; /* never NULL, "" none: a transfer leg being dialled */
     char *owner_id;           /* never NULL, "" none */
+    bool children_loaded;     /* calls_repo_load_children filled call's transfers and notes */
 } call_rec;
 
 void call_rec_free(call_rec *r);
