@@ -11,6 +11,8 @@
 # PostgreSQL keeps its stock durability settings (fsync, synchronous_commit
 # on) unless PG_FAST=1, which turns them off as the integration tests do;
 # PG_OPTS adds server options ("-c shared_preload_libraries=pg_stat_statements").
+# callsvc reaches PostgreSQL over TCP on 127.0.0.1 (as scripts/run sets it
+# up) unless PG_SOCKET=1: then over the Unix socket.
 # As root, PostgreSQL runs as the `postgres` user (initdb refuses root).
 # Logs go to $STACK_DIR (kept when BENCH_KEEP=1).
 
@@ -33,11 +35,12 @@ stack_log() { printf '[bench] %s\n' "$*" >&2; }
 
 stack_as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-# A port nothing listens on (random, checked with a connect).
+# A port nothing listens on (random, checked with a connect), below the
+# ephemeral range so that no outgoing connection holds it.
 stack_free_port() {
     local p
     for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((12000 + RANDOM % 20000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
@@ -46,13 +49,14 @@ stack_free_port() {
     return 1
 }
 
-stack_wait_port() { # port what [tries of 0.1 s]
+stack_wait_port() { # port what [pid whose exit ends the wait] [tries of 0.1 s]
     local i
-    for i in $(seq 1 "${3:-200}"); do
+    for i in $(seq 1 "${4:-200}"); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        [ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || break
         sleep 0.1
     done
-    stack_log "timed out waiting for $2 on port $1"
+    stack_log "$2 is not listening on port $1"
     return 1
 }
 
@@ -90,7 +94,9 @@ stack_pg_start() {
     PG_PID="$(head -1 "$STACK_DIR/pg/postmaster.pid")"
     "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres callsvc || return 1
     export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/callsvc"
-    stack_log "PostgreSQL pid $PG_PID on $port (PG_FAST=${PG_FAST:-0})"
+    [ "${PG_SOCKET:-0}" = 1 ] &&
+        export DATABASE_URL="postgresql://postgres@/callsvc?host=$STACK_DIR/pgsock&port=$port"
+    stack_log "PostgreSQL pid $PG_PID on $port (PG_FAST=${PG_FAST:-0} PG_SOCKET=${PG_SOCKET:-0})"
 }
 
 stack_sim_start() {
@@ -99,7 +105,7 @@ stack_sim_start() {
     "$ARI_SIM_BIN" --addr "127.0.0.1:$port" >"$STACK_DIR/ari-sim.log" 2>&1 &
     SIM_PID=$!
     STACK_PIDS+=("$SIM_PID")
-    stack_wait_port "$port" ari-sim || return 1
+    stack_wait_port "$port" ari-sim "$SIM_PID" || { tail -5 "$STACK_DIR/ari-sim.log" >&2; return 1; }
     SIM_URL="http://127.0.0.1:$port"
     export ARI_URL="$SIM_URL" ARI_USER=admin ARI_PASSWORD=admin
     stack_log "ari-sim pid $SIM_PID on $port"
@@ -120,7 +126,7 @@ stack_callsvc_start() {
     "$CALLSVC_BIN" serve >>"$STACK_DIR/callsvc.log" 2>&1 &
     CALLSVC_PID=$!
     STACK_PIDS+=("$CALLSVC_PID")
-    stack_wait_port "$port" callsvc || { tail "$STACK_DIR/callsvc.log" >&2; return 1; }
+    stack_wait_port "$port" callsvc "$CALLSVC_PID" || { tail "$STACK_DIR/callsvc.log" >&2; return 1; }
     sleep 0.5
     stack_log "callsvc pid $CALLSVC_PID on $GRPC_ADDR"
 }
@@ -147,4 +153,14 @@ stack_mint_token() { # sub role email
         "$((now + 86400))" | b64u)"
     s="$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64u)"
     printf '%s.%s.%s' "$h" "$p" "$s"
+}
+
+# utime+stime of the postmaster and all its children (backends, walwriter...).
+stack_pg_ticks() {
+    local sum pid
+    sum="$(stack_cpu_ticks "$PG_PID")"
+    for pid in $(pgrep -P "$PG_PID"); do
+        sum=$((sum + $(stack_cpu_ticks "$pid" 2>/dev/null || echo 0)))
+    done
+    echo "$sum"
 }
