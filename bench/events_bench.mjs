@@ -90,6 +90,7 @@ const concurrent = Math.max(1, Math.min(calls, Math.round(opt.rate / 4 * 5)));
 const t0 = Date.now();
 const load0 = os.loadavg();
 const cpu0 = cpuTicks(svc.proc.pid);
+const self0 = process.cpuUsage();
 const emitted = await new Promise((resolve, reject) => {
   const child = spawn(EMIT_BIN, ['emit', '--users', agents.join(','), '--calls', String(calls),
     '--concurrent', String(concurrent), '--rate', String(opt.rate)], { env: { ...process.env, DATABASE_URL: pg.url } });
@@ -101,6 +102,7 @@ const emitted = await new Promise((resolve, reject) => {
 });
 const emitSecs = (Date.now() - t0) / 1000;
 const cpu1 = cpuTicks(svc.proc.pid);
+const self1 = process.cpuUsage(self0);
 const expected = emitted.length * (2 + opt.supervisors);
 await waitFor(() => deliveries.length >= expected, { timeoutMs: 30000, what: `${expected} deliveries` })
   .catch(() => {});
@@ -118,6 +120,7 @@ const res = {
   rss_kb: { before: rss0, idle_subscribed: rss1, after_load: rss2 },
   idle_kb_per_subscriber: +perSubKb.toFixed(2),
   callsvc_cpu_pct_of_one_core: +((cpu1 - cpu0) / emitSecs).toFixed(1),
+  client_cpu_pct_of_one_core: +((self1.user + self1.system) / 1e4 / emitSecs).toFixed(1),
   stream_errors: errors,
   load_avg_before: load0.map((x) => +x.toFixed(2)),
 };

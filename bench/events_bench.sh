@@ -25,7 +25,7 @@ done
 export CS_BUILD_DIR="${CS_BUILD_DIR:-build/bench}"
 export CS_LOG_LEVEL="${CS_LOG_LEVEL:-warn}"
 
-echo "| subscribers | rate target/s | events/s | deliveries/s | delivered/expected | p50 ms | p90 ms | p99 ms | max ms | idle KB/subscriber | callsvc CPU % | stream errors | load avg before |"
+echo "| subscribers | rate target/s | events/s | deliveries/s | delivered/expected | p50 ms | p90 ms | p99 ms | max ms | idle KB/subscriber | CPU % callsvc / client | stream errors | load avg before |"
 echo "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"
 for _ in $(seq 1 "$RUNS"); do
     load="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -36,6 +36,6 @@ const r = JSON.parse(process.argv[1]);
 const l = r.latency_ms;
 console.log(`| ${r.subscribers} | ${r.target_rate} | ${r.events_per_s} | ${r.deliveries_per_s} | ` +
   `${r.deliveries}/${r.deliveries_expected} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.max} | ` +
-  `${r.idle_kb_per_subscriber} | ${r.callsvc_cpu_pct_of_one_core} | ${r.stream_errors} | ` +
+  `${r.idle_kb_per_subscriber} | ${r.callsvc_cpu_pct_of_one_core} / ${r.client_cpu_pct_of_one_core} | ${r.stream_errors} | ` +
   `${process.argv[2]} |`);' "$(sed -n '/^{/,/^}/p' <<<"$out")" "$load"
 done
