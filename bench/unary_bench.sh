@@ -9,10 +9,12 @@
 # Each level is one unary_bench run (closed loop, 2 client threads, 1 s
 # warm-up) with the admin's token, minted for JWT_SECRET by the script
 # (--login: obtained through UserService/Login instead, which makes
-# Login's 19 MiB argon2id verify the process's VmHWM). Prints a markdown table: calls/s,
-# p50/p90/p99/max, errors, callsvc RSS after the level and its peak
-# (VmHWM), and the load average before each level. Everything it starts is
-# stopped by pid on exit (bench/stack.sh).
+# Login's 19 MiB argon2id verify the process's VmHWM). Prints a markdown
+# table: calls/s, p50/p90/p99/max, errors, callsvc RSS after the level and
+# its peak (VmHWM), CPU per call of callsvc, PostgreSQL (all its processes)
+# and the client (over warm-up + duration, at the measured rate), and the
+# load average before each level. Everything it starts is stopped by pid on
+# exit (bench/stack.sh).
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 
@@ -38,21 +40,27 @@ else
 fi
 stack_log "callsvc WORKERS=${WORKERS:-0 (2 x cores)}, RSS $(stack_mem_kb "$CALLSVC_PID" VmRSS) kB idle"
 
-echo "| callers | channels | calls/s | p50 ms | p90 ms | p99 ms | max ms | errors | RSS MB | VmHWM MB | load avg before |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "| callers | channels | calls/s | p50 ms | p90 ms | p99 ms | max ms | errors | RSS MB | VmHWM MB | CPU µs/call callsvc | postgres | client | load avg before |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for n in $LEVELS; do
     ch=$CHANNELS
     [ "$n" -lt "$ch" ] && ch=$n
     load="$(stack_load)"
-    out="$("$UNARY_BENCH" --addr "$GRPC_ADDR" "${AUTH[@]}" \
+    svc0="$(stack_cpu_ticks "$CALLSVC_PID")" pg0="$(stack_pg_ticks)"
+    out="$(/usr/bin/time -f 'TIME %U %S' -o "$STACK_DIR/time" "$UNARY_BENCH" --addr "$GRPC_ADDR" "${AUTH[@]}" \
         --concurrency "$n" --channels "$ch" --threads 2 --duration "$DURATION" --warmup 1)" || {
         echo "$out" >&2
         exit 1
     }
+    svc1="$(stack_cpu_ticks "$CALLSVC_PID")" pg1="$(stack_pg_ticks)"
     stack_log "$out"
     get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$out" | tr -d 'ms/'; }
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s |\n' "$n" "$ch" \
+    # CPU over warm-up + duration, per call at the measured rate
+    per_call() { echo "$1 * 10000 / ($DURATION + 1) / $(get rate)" | bc -l; }
+    client="$(awk '/^TIME/ { print ($2 + $3) * 100 }' "$STACK_DIR/time")"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %.0f | %.0f | %.0f | %s |\n' "$n" "$ch" \
         "$(get rate)" "$(get p50)" "$(get p90)" "$(get p99)" "$(get max)" "$(get errors)" \
         "$(echo "$(stack_mem_kb "$CALLSVC_PID" VmRSS) / 1024" | bc -l)" \
-        "$(echo "$(stack_mem_kb "$CALLSVC_PID" VmHWM) / 1024" | bc -l)" "$load"
+        "$(echo "$(stack_mem_kb "$CALLSVC_PID" VmHWM) / 1024" | bc -l)" \
+        "$(per_call $((svc1 - svc0)))" "$(per_call $((pg1 - pg0)))" "$(per_call "$client")" "$load"
 done
