@@ -124,7 +124,20 @@ async function main() {
 
   async function run() {
     const pg = await startPostgres();
-    cleanup.push(() => pg.destroy());
+    // As root the harness runs PostgreSQL under runuser, which does not pass
+    // the stop signal on: stop the postmaster itself (our child's child, by pid).
+    const postmaster = (() => {
+      if (!process.getuid || process.getuid() !== 0) return 0; // then pg.proc is the postmaster
+      try {
+        return Number(fs.readFileSync(`/proc/${pg.proc.pid}/task/${pg.proc.pid}/children`, 'utf8').trim().split(' ')[0]) || 0;
+      } catch { return 0; }
+    })();
+    cleanup.push(async () => {
+      if (postmaster && postmaster !== pg.proc.pid) {
+        try { process.kill(postmaster, 'SIGINT'); } catch { /* gone */ }
+      }
+      await pg.destroy();
+    });
     const svc = await startCallsvc({ pg, env: { LOG_LEVEL: 'warn' } });
     cleanup.push(() => svc.stop());
     const api = grpcApi(svc.addr);
