@@ -1056,10 +1056,16 @@ static void gw__sio_free(gw_http *h)
     if (h->sio_app && h->sio_app->free && h->sio_app_state)
         h->sio_app->free(h->sio_app_state);
     h->sio_app_state = NULL;
-    if (h->sio)
+    /* Every connection ends while the transport lives (conformance mode has
+     * no app to do it): closes lws reports later find no connection. */
+    if (h->sio) {
+        sio_server_close_all(h->sio, "server shutting down");
         sio_server_free(h->sio);
-    if (h->echo)
+    }
+    if (h->echo) {
+        eio_server_close_all(h->echo, "server shutting down");
         eio_server_free(h->echo);
+    }
     h->sio = NULL;
     h->echo = NULL;
 }
@@ -1278,7 +1284,12 @@ gw_http *gw_http_new(const gw_http_config *cfg, rpcc_client *rpc, const gw_sio_a
     h->protocols[0].name = "http";
     h->protocols[0].callback = gw__callback;
     h->protocols[0].per_session_data_size = sizeof(gw_pss);
-    h->protocols[0].rx_buffer_size = 0;
+    /* WebSocket receive buffer per connection: lws allocates it for every
+     * socket (0 would mean pt_serv_buf_size, 64 KiB: ~8 KB resident each).
+     * Larger messages arrive in pieces that gw__callback joins. Sends are
+     * not limited by it (tx_packet_size). */
+    h->protocols[0].rx_buffer_size = 1024;
+    h->protocols[0].tx_packet_size = 64 * 1024;
 
     memset(&info, 0, sizeof info);
     info.port = h->port;

@@ -170,6 +170,12 @@ export async function startPostgres({ database = 'callsvc' } = {}) {
     async stop() {
       if (!this.proc) return;
       // SIGINT: "fast" shutdown — disconnects clients, like a database going away.
+      // Sent to the postmaster itself (its pid file): as root the child is
+      // runuser, which does not pass SIGINT on, and PostgreSQL was orphaned.
+      try {
+        const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (pid > 0) process.kill(pid, 'SIGINT');
+      } catch { /* not started or already gone */ }
       await this.proc.stop('SIGINT');
       this.proc = null;
     },
