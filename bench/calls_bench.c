@@ -767,7 +767,7 @@ static void cb_on_hangup(cb_bench *b, cb_caller *c, int64_t end_us)
     if (!resp) {
         c->errors++;
         cb_error(b, "HangupCall", err);
-        snprintf(call->problem, sizeof call->problem, "HangupCall failed: %s", err);
+        snprintf(call->problem, sizeof call->problem, "HangupCall failed: %.200s", err);
     } else {
         call->hangup_status = (int)resp->status;
         if (call->answer_us && b->n_lat < b->cap_lat) {
@@ -918,7 +918,7 @@ static void cb_check_call(cb_bench *b, grpc_channel *ch, const grpc_slice *admin
     c = (Callservice__V1__Call *)cb_call_sync(ch, "/callservice.v1.CallService/GetCall", admin,
                                               &req.base, &callservice__v1__call__descriptor, err);
     if (!c) {
-        snprintf(call->problem, sizeof call->problem, "GetCall: %s", err);
+        snprintf(call->problem, sizeof call->problem, "GetCall: %.200s", err);
         return;
     }
     ans = cb_ts_us(c->answered_at);
