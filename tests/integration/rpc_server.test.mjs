@@ -120,9 +120,11 @@ test('deadline => DEADLINE_EXCEEDED', async () => {
 test('a call whose deadline passed while queued is not handed to the handler', async () => {
   const s0 = await stats(srv.api);
   // Occupy both workers, then queue a call that expires before one is free.
-  const busy = [1, 2].map(() => srv.api.users.GetUser({ user_id: 'sleep:800' }));
-  await sleep(100);
-  await expectGrpcError(srv.api.users.GetUser({ user_id: 'late' }, { deadlineMs: 200 }),
+  // Generous margins: on a loaded machine (ASan) the two sleeps may take a
+  // while to reach the workers; the late call must expire well before they end.
+  const busy = [1, 2].map(() => srv.api.users.GetUser({ user_id: 'sleep:2000' }));
+  await sleep(500);
+  await expectGrpcError(srv.api.users.GetUser({ user_id: 'late' }, { deadlineMs: 300 }),
     'DEADLINE_EXCEEDED');
   await Promise.all(busy);
   const s1 = await stats(srv.api);
