@@ -27,6 +27,7 @@
 #include "events/service.h"
 #include "rpc/rpc.h"
 #include "svc.h"
+#include "users/cache.h"
 #include "users/users.h"
 
 /* The health service's names and what each needs to be SERVING: users and
@@ -123,8 +124,15 @@ static int svc__seed(svc_app *app)
     return rc == 0 ? 0 : 1;
 }
 
+static void svc__free_cache(svc_app *app)
+{
+    ucache_free(app->users_cache);
+    app->users_cache = NULL;
+}
+
 static int svc__serve(svc_app *app)
 {
+    events_listen channels[1];
     rpc_server_config rc = {0};
     rpc_server *srv = NULL;
     db_conn *probe = NULL;
@@ -150,14 +158,20 @@ static int svc__serve(svc_app *app)
     probe = db_open(app->cfg.database_url);
     if (!probe)
         return 1;
-    /* The event hub first (calls append events), then the calls module and
-     * its ARI client, then the server that lets requests in. */
-    if (events_service_start(app) != 0) {
+    /* The users cache, which the hub's listener keeps coherent; the event
+     * hub (calls append events), then the calls module and its ARI client,
+     * then the server that lets requests in. */
+    app->users_cache = ucache_new((size_t)app->cfg.users_cache_size, app->cfg.users_cache_ttl_ms);
+    channels[0] =
+        (events_listen){UCACHE_CHANNEL, ucache_on_notify, ucache_on_link, app->users_cache};
+    if (events_service_start(app, channels, app->users_cache ? 1 : 0) != 0) {
+        svc__free_cache(app);
         db_close(probe);
         return 1;
     }
     if (calls_svc_start(app) != CS_OK) {
         events_service_stop(app);
+        svc__free_cache(app);
         db_close(probe);
         return 1;
     }
@@ -165,6 +179,7 @@ static int svc__serve(svc_app *app)
     if (!srv) {
         calls_svc_stop(app);
         events_service_stop(app);
+        svc__free_cache(app);
         db_close(probe);
         return 1;
     }
@@ -203,6 +218,7 @@ static int svc__serve(svc_app *app)
     rpc_server_wait_and_free(srv);
     calls_svc_stop(app);
     events_service_stop(app);
+    svc__free_cache(app);
     health_reset();
     db_close(probe);
     log_info("callsvc stopped");

@@ -31,8 +31,9 @@ struct svc_app {
     svc_config cfg;
     auth_key jwt;
     svc_presence_hook on_presence;
-    void *calls;  /* the calls module's state, if any */
-    void *events; /* the event hub, if any */
+    void *calls;                /* the calls module's state, if any */
+    void *events;               /* the event hub, if any */
+    struct ucache *users_cache; /* users/cache.h; NULL: off */
 };
 
 typedef struct svc_worker {

@@ -66,6 +66,10 @@ static const cfg_entry svc__table[] = {
      "how often serve checks the database for the health service"},
     {"STREAM_MAX_QUEUED", CFG_INT, F(stream_max_queued), "1024", 16, 1000000,
      "messages queued for one event stream before it is dropped"},
+    {"USERS_CACHE_SIZE", CFG_INT, F(users_cache_size), "4096", 0, 1000000,
+     "users kept in memory for GetProfile/GetUser, kept coherent through NOTIFY (0: off)"},
+    {"USERS_CACHE_TTL_MS", CFG_INT, F(users_cache_ttl_ms), "5000", 1, 3600000,
+     "the longest a cached user is served without reading it again"},
 };
 #define SVC_N (sizeof svc__table / sizeof *svc__table)
 

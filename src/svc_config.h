@@ -39,6 +39,8 @@ typedef struct svc_config {
     int login_window;
     int health_interval_ms;
     int stream_max_queued;
+    int users_cache_size;
+    int users_cache_ttl_ms;
 } svc_config;
 
 /* Loads from lookup (getenv when NULL) and checks the cross-field rules:

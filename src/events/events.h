@@ -69,10 +69,27 @@ extern const size_t events_cfg_table_len;
 
 typedef struct events_hub events_hub;
 
+/* Another module's NOTIFY channel on the hub's listener connection (the
+ * process's one LISTEN connection). Both callbacks run on the listener
+ * thread (on_link(1) the first time on the caller of events_hub_start):
+ * on_notify for each notification on channel, with its payload;
+ * on_link(arg, 1) once the connection listens (every notification from
+ * then on is delivered), on_link(arg, 0) when it is lost (notifications
+ * may be missed until the next on_link(1)). channel must be a plain
+ * identifier; the strings and arg must outlive the hub. */
+typedef struct events_listen {
+    const char *channel;
+    void (*on_notify)(void *arg, const char *payload);
+    void (*on_link)(void *arg, int up);
+    void *arg;
+} events_listen;
+
 /* Connects the listener once (so that the hub knows the current seq before
  * serving) and starts the threads. NULL on failure (logged). The hub keeps
- * copies of db_url and cfg. */
-events_hub *events_hub_start(const char *db_url, const events_config *cfg);
+ * copies of db_url and cfg, and borrows extra (n_extra channels, may be
+ * NULL when 0) for its whole life. */
+events_hub *events_hub_start(const char *db_url, const events_config *cfg,
+                             const events_listen *extra, size_t n_extra);
 /* Stops the threads and frees the hub. Call it after the rpc server has
  * stopped (rpc_server_wait_and_free): every stream's on_close has run. */
 void events_hub_stop(events_hub *hub);

@@ -95,6 +95,9 @@ struct events_hub {
     events_sub *closing;
     int wake[2];
     PGconn *pg;
+    int linked; /* pg LISTENs on every channel: extra[] told on_link(1) */
+    const events_listen *extra;
+    size_t n_extra;
     pthread_t listener, replayer;
     atomic_int stop;
 };
@@ -290,8 +293,20 @@ int64_t events_hub_seq(events_hub *hub)
 
 /* --- listener ------------------------------------------------------------ */
 
+/* Tells the other modules' channels whether notifications flow. */
+static void hub__link(events_hub *hub, int up)
+{
+    if (hub->linked == up)
+        return;
+    hub->linked = up;
+    for (size_t i = 0; i < hub->n_extra; i++)
+        if (hub->extra[i].on_link != NULL)
+            hub->extra[i].on_link(hub->extra[i].arg, up);
+}
+
 static void hub__pg_close(events_hub *hub)
 {
+    hub__link(hub, 0);
     if (hub->pg != NULL)
         PQfinish(hub->pg);
     hub->pg = NULL;
@@ -313,6 +328,22 @@ static PGresult *hub__query(events_hub *hub, const char *sql, int n, const char 
     return res;
 }
 
+/* LISTENs on the hub's channels and the extra ones, in one round trip. */
+static PGresult *hub__listen(events_hub *hub)
+{
+    char sql[1024];
+    size_t len = (size_t)snprintf(sql, sizeof sql, "LISTEN %s; LISTEN %s", EVENTS_CHANNEL,
+                                  EVENTS_EPHEMERAL_CHANNEL);
+
+    for (size_t i = 0; i < hub->n_extra && len < sizeof sql; i++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "; LISTEN %s", hub->extra[i].channel);
+    if (len >= sizeof sql) {
+        log_error("events: too many channels to LISTEN on");
+        return NULL;
+    }
+    return hub__query(hub, sql, 0, NULL);
+}
+
 /* Connects and LISTENs; on the very first connection learns the current
  * seq (the hub serves live events from there). 0 or -1. */
 static int hub__connect(events_hub *hub, int first)
@@ -326,7 +357,7 @@ static int hub__connect(events_hub *hub, int first)
         hub__pg_close(hub);
         goto out;
     }
-    res = hub__query(hub, "LISTEN " EVENTS_CHANNEL "; LISTEN " EVENTS_EPHEMERAL_CHANNEL, 0, NULL);
+    res = hub__listen(hub);
     if (res == NULL)
         goto out;
     PQclear(res);
@@ -340,6 +371,7 @@ static int hub__connect(events_hub *hub, int first)
         pthread_mutex_unlock(&hub->mu);
     }
     log_info("events: listener connected, from seq %lld", (long long)events_hub_seq(hub));
+    hub__link(hub, 1);
     rc = 0;
 out:
     if (res != NULL)
@@ -420,6 +452,22 @@ static void hub__ephemeral(events_hub *hub, char *payload)
     protobuf_c_message_free_unpacked(&ev->base, NULL);
 }
 
+/* One notification: ours, or an extra channel's. */
+static void hub__notified(events_hub *hub, PGnotify *nt, int *need)
+{
+    if (strcmp(nt->relname, EVENTS_CHANNEL) == 0) {
+        *need = 1;
+        return;
+    }
+    if (strcmp(nt->relname, EVENTS_EPHEMERAL_CHANNEL) == 0) {
+        hub__ephemeral(hub, nt->extra);
+        return;
+    }
+    for (size_t i = 0; i < hub->n_extra; i++)
+        if (strcmp(nt->relname, hub->extra[i].channel) == 0 && hub->extra[i].on_notify != NULL)
+            hub->extra[i].on_notify(hub->extra[i].arg, nt->extra);
+}
+
 static void *hub__listener_main(void *arg)
 {
     events_hub *hub = arg;
@@ -465,10 +513,7 @@ static void *hub__listener_main(void *arg)
                 }
             }
             while ((nt = PQnotifies(hub->pg)) != NULL) {
-                if (strcmp(nt->relname, EVENTS_CHANNEL) == 0)
-                    need = 1;
-                else
-                    hub__ephemeral(hub, nt->extra);
+                hub__notified(hub, nt, &need);
                 PQfreemem(nt);
             }
             if (hub__now_ms() >= next_poll)
@@ -852,7 +897,8 @@ static void *hub__replayer_main(void *arg)
 
 /* --- start / stop ------------------------------------------------------ */
 
-events_hub *events_hub_start(const char *db_url, const events_config *cfg)
+events_hub *events_hub_start(const char *db_url, const events_config *cfg,
+                             const events_listen *extra, size_t n_extra)
 {
     events_hub *hub = calloc(1, sizeof *hub);
     int started = 0;
@@ -860,6 +906,8 @@ events_hub *events_hub_start(const char *db_url, const events_config *cfg)
     if (hub == NULL)
         return NULL;
     hub->cfg = *cfg;
+    hub->extra = extra;
+    hub->n_extra = n_extra;
     hub->db_url = strdup(db_url);
     hub->wake[0] = hub->wake[1] = -1;
     pthread_mutex_init(&hub->mu, NULL);

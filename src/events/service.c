@@ -25,7 +25,7 @@
 
 enum { EVENTS_NOTIFY_MAX = 7999 };
 
-int events_service_start(svc_app *app)
+int events_service_start(svc_app *app, const events_listen *extra, size_t n_extra)
 {
     events_config cfg;
     char err[256];
@@ -34,7 +34,7 @@ int events_service_start(svc_app *app)
         log_error("events configuration: %s", err);
         return -1;
     }
-    app->events = events_hub_start(app->cfg.database_url, &cfg);
+    app->events = events_hub_start(app->cfg.database_url, &cfg, extra, n_extra);
     cfg_free(events_cfg_table, events_cfg_table_len, &cfg);
     if (app->events == NULL)
         return -1;

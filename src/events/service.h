@@ -10,13 +10,16 @@
 
 #include "callservice/v1/common.pb-c.h"
 #include "db/db.h"
+#include "events/events.h"
 #include "rpc/rpc.h"
 #include "svc.h"
 
 /* For callsvc serve (main.c): loads the EVENTS_* configuration, starts the
- * hub into app->events and points app->on_presence at
- * events_presence_hook. Call it before rpc_server_start. 0, or -1 (logged). */
-int events_service_start(svc_app *app);
+ * hub into app->events (its listener also LISTENs on the n_extra channels
+ * of extra, borrowed until events_service_stop; events.h) and points
+ * app->on_presence at events_presence_hook. Call it before
+ * rpc_server_start. 0, or -1 (logged). */
+int events_service_start(svc_app *app, const events_listen *extra, size_t n_extra);
 /* Stops the hub; call it after rpc_server_wait_and_free. */
 void events_service_stop(svc_app *app);
 

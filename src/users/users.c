@@ -18,6 +18,7 @@
 #include "auth/password.h"
 #include "callservice/v1/users.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
+#include "users/cache.h"
 #include "validate.h"
 
 #define BAD_LOGIN "invalid email or password"
@@ -34,18 +35,29 @@ static cs_err users__invalid(rpc_ctx *ctx, const char *msg)
     return rpc_fail(ctx, CS_ERR_INVALID, "%s", msg);
 }
 
-/* Loads a user and answers it, or NOT_FOUND / a database error. */
+/* Answers a user from the cache, else loads it (and caches it), or
+ * NOT_FOUND / a database error. */
 static cs_err users__answer_user(rpc_ctx *ctx, const char *id, int with_secret,
                                  ProtobufCMessage **resp)
 {
-    Callservice__V1__User *u = NULL;
-    cs_err rc = users_load(svc_app_of(ctx), svc_db(ctx), id, with_secret, &u);
+    svc_app *app = svc_app_of(ctx);
+    int64_t now = ucache_now_ms();
+    Callservice__V1__User *u = ucache_get(app->users_cache, id, with_secret, now);
+    uint64_t gen;
+    cs_err rc;
+    if (u) {
+        *resp = &u->base;
+        return CS_OK;
+    }
+    gen = ucache_generation(app->users_cache);
+    rc = users_load(app, svc_db(ctx), id, with_secret, &u);
     if (rc == CS_ERR_NOT_FOUND)
         return rpc_fail(ctx, rc, "user %s not found", id);
     if (rc == CS_ERR_INTERNAL)
         return rpc_fail(ctx, rc, "out of memory");
     if (rc != CS_OK)
         return svc_db_fail(ctx, rc);
+    ucache_put(app->users_cache, id, with_secret, u, gen, now);
     *resp = &u->base;
     return CS_OK;
 }
@@ -311,6 +323,8 @@ static cs_err users__apply(rpc_ctx *ctx, const char *id, const users_change *ch)
     rc = db_commit(db);
     if (rc != CS_OK)
         rc = svc_db_fail(ctx, rc);
+    else
+        ucache_invalidate(svc_app_of(ctx)->users_cache, id);
 out:
     if (rc != CS_OK)
         db_rollback(db);
@@ -574,6 +588,7 @@ cs_err users_delete(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage 
         rc = svc_db_fail(ctx, rc);
         goto out;
     }
+    ucache_invalidate(svc_app_of(ctx)->users_cache, r->user_id);
     out = malloc(sizeof *out);
     if (!out) {
         rc = rpc_fail(ctx, CS_ERR_INTERNAL, "out of memory");
@@ -641,6 +656,7 @@ cs_err users_set_status(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
         rc = svc_db_fail(ctx, rc);
         goto out;
     }
+    ucache_invalidate(app->users_cache, me.user_id);
     *resp = &u->base;
     u = NULL;
 out:

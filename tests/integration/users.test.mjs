@@ -386,6 +386,53 @@ test('DeleteUser: admin only; frees the extension; the token then finds nobody',
   await api.users.DeleteUser({ user_id: again.user.id }, { token: admin.token });
 });
 
+test('cached users: own writes at once, other instances and plain SQL through NOTIFY', async () => {
+  // A second instance whose entries would live for ten minutes: only the
+  // cs_users notification can make it see a change made elsewhere.
+  const svc2 = await startCallsvc({ pg, migrate: false, seed: false,
+    env: { ARI_URL: '', WORKERS: '2', USERS_CACHE_TTL_MS: '600000' } });
+  const api2 = grpcApi(svc2.addr);
+  try {
+    const r = await api.users.Register({ name: 'Cached', email: `cached-${uid()}@example.com`, password: 'password123' });
+    const t = { token: r.token };
+    const name2 = async () => (await api2.users.GetProfile({}, t)).name;
+    for (let i = 0; i < 3; i++) assert.equal(await name2(), 'Cached'); // now cached on svc2
+    assert.equal((await api.users.GetProfile({}, t)).name, 'Cached'); // and on svc
+    // Read-your-writes on the instance that made the change, at once.
+    await api.users.UpdateProfile({ name: 'Renamed once' }, t);
+    assert.equal((await api.users.GetProfile({}, t)).name, 'Renamed once');
+    // The other instance, through the notification.
+    await waitFor(async () => (await name2()) === 'Renamed once', { what: 'svc2 to see the rename', timeoutMs: 5000 });
+    // Presence and an admin's change the same way; GetUser shares the cache.
+    await api.users.SetStatus({ status: 'PRESENCE_STATUS_BUSY' }, t);
+    assert.equal((await api.users.GetProfile({}, t)).status, 'PRESENCE_STATUS_BUSY');
+    await waitFor(async () => (await api2.users.GetUser({ user_id: r.user.id }, { token: admin.token })).status
+      === 'PRESENCE_STATUS_BUSY', { what: 'svc2 to see the status', timeoutMs: 5000 });
+    // An operator's SQL, on users and on sip_devices.
+    pg.psql(`UPDATE users SET name = 'Renamed by SQL' WHERE id = '${r.user.id}'`);
+    await waitFor(async () => (await name2()) === 'Renamed by SQL', { what: 'svc2 to see the SQL rename', timeoutMs: 5000 });
+    // It is a cache: a change that sends no notification is not seen...
+    pg.psql(`ALTER TABLE users DISABLE TRIGGER users_notify_change;
+      UPDATE users SET name = 'Silent' WHERE id = '${r.user.id}';
+      ALTER TABLE users ENABLE TRIGGER users_notify_change`);
+    await sleep(300);
+    assert.equal(await name2(), 'Renamed by SQL');
+    // ... until the next notification about that user.
+    pg.psql(`UPDATE sip_devices SET secret = 'rotated-by-sql' WHERE user_id = '${r.user.id}'`);
+    await waitFor(async () => (await api2.users.GetProfile({}, t)).sip_device.secret === 'rotated-by-sql',
+      { what: 'svc2 to see the new secret', timeoutMs: 5000 });
+    assert.equal(await name2(), 'Silent');
+    // Deleted elsewhere: gone here too.
+    await api.users.DeleteUser({ user_id: r.user.id }, { token: admin.token });
+    await waitFor(async () => {
+      try { await api2.users.GetProfile({}, t); return false; } catch (e) { return e.code === grpc.status.NOT_FOUND; }
+    }, { what: 'svc2 to find the user gone', timeoutMs: 5000 });
+  } finally {
+    api2.close();
+    await svc2.stop();
+  }
+});
+
 test('extension range exhausted is RESOURCE_EXHAUSTED with a clear message', async () => {
   const made = [];
   let err = null;
