@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "auth/auth.h"
+#include "auth/tokcache.h"
 #include "callservice/v1/common.pb-c.h"
 #include "db/db.h"
 #include "rpc/rpc.h"
@@ -34,6 +35,7 @@ struct svc_app {
     void *calls;                /* the calls module's state, if any */
     void *events;               /* the event hub, if any */
     struct ucache *users_cache; /* users/cache.h; NULL: off */
+    tokcache *tokens;           /* verified tokens; NULL: off */
 };
 
 typedef struct svc_worker {
@@ -61,8 +63,9 @@ static inline db_conn *svc_db(const rpc_ctx *ctx)
 static inline cs_err svc_auth(rpc_ctx *ctx, auth_identity *id)
 {
     char msg[160];
-    cs_err e = auth_identify(&svc_app_of(ctx)->jwt, ctx->authorization, (int64_t)time(NULL), id,
-                             msg, sizeof msg);
+    svc_app *app = svc_app_of(ctx);
+    cs_err e = tokcache_identify(app->tokens, &app->jwt, ctx->authorization, (int64_t)time(NULL),
+                                 id, msg, sizeof msg);
     if (e != CS_OK)
         return rpc_fail(ctx, e, "%s", msg);
     snprintf(ctx->user_id, sizeof ctx->user_id, "%s", id->user_id);

@@ -70,6 +70,8 @@ static const cfg_entry svc__table[] = {
      "users kept in memory for GetProfile/GetUser, kept coherent through NOTIFY (0: off)"},
     {"USERS_CACHE_TTL_MS", CFG_INT, F(users_cache_ttl_ms), "5000", 1, 3600000,
      "the longest a cached user is served without reading it again"},
+    {"TOKEN_CACHE_SIZE", CFG_INT, F(token_cache_size), "4096", 0, 1000000,
+     "verified tokens remembered until they expire, so each is checked once (0: off)"},
 };
 #define SVC_N (sizeof svc__table / sizeof *svc__table)
 

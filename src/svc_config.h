@@ -41,6 +41,7 @@ typedef struct svc_config {
     int stream_max_queued;
     int users_cache_size;
     int users_cache_ttl_ms;
+    int token_cache_size;
 } svc_config;
 
 /* Loads from lookup (getenv when NULL) and checks the cross-field rules:

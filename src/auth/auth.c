@@ -59,6 +59,7 @@ cs_err auth_identify(const auth_key *k, const char *authorization, int64_t now, 
     }
     memcpy(id->user_id, c.sub, strlen(c.sub) + 1);
     memcpy(id->email, c.email, strlen(c.email) + 1);
+    id->exp = c.exp;
 out:
     return rc;
 }

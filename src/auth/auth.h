@@ -28,6 +28,7 @@ typedef struct auth_identity {
     char user_id[40];
     auth_role role;
     char email[256];
+    int64_t exp; /* the token's expiry (unix seconds): valid while now < exp */
 } auth_identity;
 
 typedef struct auth_key {

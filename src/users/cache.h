@@ -19,10 +19,9 @@
  * a row read before a change can never be stored after the change's
  * invalidation.
  *
- * Bounded: `size` entries in sets of UCACHE_WAYS, the oldest of a set
- * replaced. Thread-safe (one mutex; the critical sections copy a few
- * hundred bytes). Ownership: the cache owns copies of what is put; get
- * hands out a fresh unpacked message the caller frees.
+ * Bounded and thread-safe: a kvcache (common/kvcache.h) of `size`
+ * entries. Ownership: the cache owns copies of what is put; get hands out
+ * a fresh unpacked message the caller frees.
  */
 #ifndef CS_USERS_CACHE_H
 #define CS_USERS_CACHE_H
@@ -32,11 +31,9 @@
 
 #include "callservice/v1/users.pb-c.h"
 
-enum { UCACHE_WAYS = 4 };
-
 typedef struct ucache ucache;
 
-/* size: entries (rounded up to a multiple of UCACHE_WAYS); 0 gives NULL, a
+/* size: entries (a user with and without its secret are two); 0 gives NULL, a
  * disabled cache: every function accepts NULL and does nothing (get
  * misses). ttl_ms: an entry's life. Starts off (as if ucache_on_link(0)):
  * the listener turns it on once it listens. */

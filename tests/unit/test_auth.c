@@ -74,8 +74,8 @@ static void test_bad_headers(void **state)
 
 static void test_require(void **state)
 {
-    auth_identity agent = {"a", AUTH_ROLE_AGENT, "a@x.y"};
-    auth_identity admin = {"b", AUTH_ROLE_ADMIN, "b@x.y"};
+    auth_identity agent = {"a", AUTH_ROLE_AGENT, "a@x.y", 0};
+    auth_identity admin = {"b", AUTH_ROLE_ADMIN, "b@x.y", 0};
     char msg[128];
     (void)state;
     assert_int_equal(auth_require(&admin, AUTH_ROLE_BIT(AUTH_ROLE_ADMIN), msg, sizeof msg), CS_OK);

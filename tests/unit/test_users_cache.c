@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "common/kvcache.h"
 #include "users/cache.h"
 
 static const char *const ID1 = "0b6c6f4e-6a38-4c5e-9a77-0f8e2f6d1a01";
@@ -168,19 +169,19 @@ static void test_link_down_flushes_and_stops(void **state)
 
 static void test_eviction_in_a_set(void **state)
 {
-    ucache *c = ucache_new(UCACHE_WAYS, 1000000); /* one set */
+    ucache *c = ucache_new(KVC_WAYS, 1000000); /* one set */
     fixture f;
-    char ids[UCACHE_WAYS + 1][40], b[64];
+    char ids[KVC_WAYS + 1][40], b[64];
     (void)state;
     ucache_on_link(c, 1);
-    for (int i = 0; i <= UCACHE_WAYS; i++) {
+    for (int i = 0; i <= KVC_WAYS; i++) {
         snprintf(ids[i], sizeof ids[i], "0b6c6f4e-6a38-4c5e-9a77-0f8e2f6d1b%02d", i);
         make_user(&f, ids[i], ids[i], "x");
         ucache_put(c, ids[i], 1, &f.user, ucache_generation(c), 10 + i);
     }
     /* the oldest went; the others stay */
     assert_string_equal(cached_name(c, ids[0], 1, 100, b, sizeof b), "");
-    for (int i = 1; i <= UCACHE_WAYS; i++)
+    for (int i = 1; i <= KVC_WAYS; i++)
         assert_string_equal(cached_name(c, ids[i], 1, 100, b, sizeof b), ids[i]);
     /* a put of a present key replaces it in place */
     make_user(&f, ids[1], "renamed", "x");
