@@ -128,7 +128,7 @@ static void svc__free_cache(svc_app *app)
 {
     ucache_free(app->users_cache);
     app->users_cache = NULL;
-    tokcache_free(app->tokens);
+    kvc_free(app->tokens);
     app->tokens = NULL;
 }
 
@@ -164,7 +164,7 @@ static int svc__serve(svc_app *app)
      * hub (calls append events), then the calls module and its ARI client,
      * then the server that lets requests in. */
     app->users_cache = ucache_new((size_t)app->cfg.users_cache_size, app->cfg.users_cache_ttl_ms);
-    app->tokens = tokcache_new((size_t)app->cfg.token_cache_size);
+    app->tokens = kvc_new((size_t)app->cfg.token_cache_size);
     channels[0] =
         (events_listen){UCACHE_CHANNEL, ucache_on_notify, ucache_on_link, app->users_cache};
     if (events_service_start(app, channels, app->users_cache ? 1 : 0) != 0) {

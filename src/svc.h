@@ -35,7 +35,7 @@ struct svc_app {
     void *calls;                /* the calls module's state, if any */
     void *events;               /* the event hub, if any */
     struct ucache *users_cache; /* users/cache.h; NULL: off */
-    tokcache *tokens;           /* verified tokens; NULL: off */
+    kvcache *tokens;            /* verified tokens (auth/tokcache.h); NULL: off */
 };
 
 typedef struct svc_worker {

@@ -4,41 +4,10 @@
  */
 #include "auth/tokcache.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-#include "common/kvcache.h"
 
 /* Longer authorization values are verified every time, never stored. */
 enum { TOKCACHE_KEY_MAX = 2048 };
-
-struct tokcache {
-    kvcache *kv;
-};
-
-tokcache *tokcache_new(size_t size)
-{
-    tokcache *c = NULL;
-    kvcache *kv = kvc_new(size);
-
-    if (kv == NULL)
-        return NULL;
-    c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        kvc_free(kv);
-        return NULL;
-    }
-    c->kv = kv;
-    return c;
-}
-
-void tokcache_free(tokcache *c)
-{
-    if (c == NULL)
-        return;
-    kvc_free(c->kv);
-    free(c);
-}
 
 static int tokcache__copy(void *arg, const void *value, size_t len)
 {
@@ -48,7 +17,7 @@ static int tokcache__copy(void *arg, const void *value, size_t len)
     return 0;
 }
 
-cs_err tokcache_identify(tokcache *c, const auth_key *k, const char *authorization, int64_t now,
+cs_err tokcache_identify(kvcache *c, const auth_key *k, const char *authorization, int64_t now,
                          auth_identity *id, char *msg, size_t msglen)
 {
     int cacheable = c != NULL && authorization != NULL && *authorization != '\0' &&
@@ -57,12 +26,12 @@ cs_err tokcache_identify(tokcache *c, const auth_key *k, const char *authorizati
     cs_err rc;
 
     if (cacheable) {
-        if (kvc_get(c->kv, authorization, now, tokcache__copy, id) == 0)
+        if (kvc_get(c, authorization, now, tokcache__copy, id) == 0)
             return CS_OK;
-        gen = kvc_generation(c->kv);
+        gen = kvc_generation(c);
     }
     rc = auth_identify(k, authorization, now, id, msg, msglen);
     if (rc == CS_OK && cacheable)
-        kvc_put(c->kv, authorization, id, sizeof *id, id->exp, gen);
+        kvc_put(c, authorization, id, sizeof *id, id->exp, gen);
     return rc;
 }

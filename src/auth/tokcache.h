@@ -9,8 +9,9 @@
  * token costs a verification each time, as before). The key is fixed for
  * the process, so a verified token stays verified until it expires.
  *
- * Bounded and thread-safe: a kvcache (common/kvcache.h) of `size` entries.
- * Ownership: the cache copies what it keeps; callers own their buffers.
+ * The cache is a plain kvcache (common/kvcache.h; kvc_new(size), kvc_free)
+ * that only this module writes to. Ownership: the cache copies what it
+ * keeps; callers own their buffers.
  */
 #ifndef CS_AUTH_TOKCACHE_H
 #define CS_AUTH_TOKCACHE_H
@@ -19,16 +20,12 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "common/kvcache.h"
 
-typedef struct tokcache tokcache;
-
-/* NULL when size is 0: tokcache_identify then verifies every time. */
-tokcache *tokcache_new(size_t size);
-void tokcache_free(tokcache *c);
-
-/* auth_identify (auth.h), answered from the cache when this authorization
- * value was verified before and has not expired at now. */
-cs_err tokcache_identify(tokcache *c, const auth_key *k, const char *authorization, int64_t now,
+/* auth_identify (auth.h), answered from c when this authorization value was
+ * verified before and has not expired at now. c NULL: verified every
+ * time. */
+cs_err tokcache_identify(kvcache *c, const auth_key *k, const char *authorization, int64_t now,
                          auth_identity *id, char *msg, size_t msglen);
 
 #endif

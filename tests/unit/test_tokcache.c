@@ -34,7 +34,7 @@ static void bearer(char *hdr, size_t n, const char *user, auth_role role)
 
 static void test_served_until_exp(void **state)
 {
-    tokcache *c = tokcache_new(64);
+    kvcache *c = kvc_new(64);
     char hdr[1024], msg[128];
     auth_identity id;
     (void)state;
@@ -53,12 +53,12 @@ static void test_served_until_exp(void **state)
     assert_int_equal(tokcache_identify(c, &K, hdr, NOW + 60, &id, msg, sizeof msg),
                      CS_ERR_UNAUTHENTICATED);
     assert_string_equal(msg, "token expired");
-    tokcache_free(c);
+    kvc_free(c);
 }
 
 static void test_failures_not_cached(void **state)
 {
-    tokcache *c = tokcache_new(64);
+    kvcache *c = kvc_new(64);
     char hdr[1024], msg[128];
     auth_identity id;
     (void)state;
@@ -75,12 +75,12 @@ static void test_failures_not_cached(void **state)
                      CS_ERR_UNAUTHENTICATED);
     assert_int_equal(tokcache_identify(c, &K, "", NOW, &id, msg, sizeof msg),
                      CS_ERR_UNAUTHENTICATED);
-    tokcache_free(c);
+    kvc_free(c);
 }
 
 static void test_distinct_tokens(void **state)
 {
-    tokcache *c = tokcache_new(4); /* one set: the fifth token evicts the first */
+    kvcache *c = kvc_new(4); /* one set: the fifth token evicts the first */
     char hdr[6][1024], msg[128], user[16];
     auth_identity id;
     (void)state;
@@ -95,18 +95,18 @@ static void test_distinct_tokens(void **state)
         assert_string_equal(id.user_id, user);
         assert_int_equal(id.role, i % 2 ? AUTH_ROLE_ADMIN : AUTH_ROLE_AGENT);
     }
-    tokcache_free(c);
+    kvc_free(c);
 }
 
 static void test_uncached_paths(void **state)
 {
-    tokcache *c = tokcache_new(64);
+    kvcache *c = kvc_new(64);
     char hdr[1024], big[4096], msg[128];
     auth_identity id;
     (void)state;
     bearer(hdr, sizeof hdr, "u-1", AUTH_ROLE_AGENT);
     /* disabled cache: plain auth_identify */
-    assert_null(tokcache_new(0));
+    assert_null(kvc_new(0));
     assert_int_equal(tokcache_identify(NULL, &K, hdr, NOW, &id, msg, sizeof msg), CS_OK);
     assert_int_equal(tokcache_identify(NULL, &K_OTHER, hdr, NOW, &id, msg, sizeof msg),
                      CS_ERR_UNAUTHENTICATED);
@@ -116,7 +116,7 @@ static void test_uncached_paths(void **state)
     memcpy(big, "Bearer ", 7);
     assert_int_equal(tokcache_identify(c, &K, big, NOW, &id, msg, sizeof msg),
                      CS_ERR_UNAUTHENTICATED);
-    tokcache_free(c);
+    kvc_free(c);
 }
 
 int main(void)
