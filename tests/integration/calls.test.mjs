@@ -4,28 +4,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startPostgres, startSim, startCallsvc, grpcApi, waitFor, sleep, expectGrpcError, ADMIN,
+  startPostgres, startSim, startCallsvc, grpcApi, waitFor, sleep, expectGrpcError,
+  makeUser as makeUserOn, waitCallStatus,
 } from './lib/stack.mjs';
 
 let pg; let sim; let svc; let api;
 const users = {};
 
-async function makeUser(name, role) {
-  const admin = await api.users.Login(ADMIN);
-  const email = `${name}-${Date.now()}@example.com`;
-  const u = await api.users.CreateUser({ name, email, password: 'password123', role },
-    { token: admin.token });
-  const { token } = await api.users.Login({ email, password: 'password123' });
-  return { id: u.id, token, ext: u.sip_device.extension, name };
-}
+const makeUser = (name, role) => makeUserOn(api, name, role);
 
 const call = (c, opts) => api.calls.GetCall({ call_id: c }, opts);
-async function waitStatus(id, status, token, timeoutMs = 10000) {
-  return waitFor(async () => {
-    const c = await call(id, { token });
-    return c.status === status ? c : null;
-  }, { timeoutMs, what: `call ${id} to be ${status}` });
-}
+const waitStatus = (id, status, token, timeoutMs) => waitCallStatus(api, id, status, token, timeoutMs);
 const far = (endpoint, body) => sim.control('POST', `/_sim/endpoints/${endpoint}`, body);
 const farClear = (endpoint) => sim.control('DELETE', `/_sim/endpoints/${endpoint}`).catch(() => {});
 let numberSeq = 5550000;

@@ -5,24 +5,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startPostgres, startSim, startCallsvc, grpcApi, waitFor, ADMIN,
+  startPostgres, startSim, startCallsvc, grpcApi, waitFor, makeUser as makeUserOn, waitCallStatus,
 } from './lib/stack.mjs';
 
 let pg; let sim; let svc; let api;
 
-async function makeUser(name) {
-  const admin = await api.users.Login(ADMIN);
-  const email = `${name}-${Date.now()}@example.com`;
-  const u = await api.users.CreateUser({ name, email, password: 'password123', role: 'ROLE_AGENT' },
-    { token: admin.token });
-  const { token } = await api.users.Login({ email, password: 'password123' });
-  return { id: u.id, token, ext: u.sip_device.extension };
-}
-
-const waitStatus = (id, status, token) => waitFor(async () => {
-  const c = await api.calls.GetCall({ call_id: id }, { token });
-  return c.status === status ? c : null;
-}, { timeoutMs: 15000, what: `call ${id} to be ${status}` });
+const makeUser = (name) => makeUserOn(api, name);
+const waitStatus = (id, status, token) => waitCallStatus(api, id, status, token, 15000);
 
 before(async () => {
   pg = await startPostgres();

@@ -6,21 +6,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ADMIN, grpcApi, sleep, startCallsvc, startPostgres, startSim, waitFor,
+  grpcApi, makeUser as makeUserOn, sleep, startCallsvc, startPostgres, startSim, waitFor,
 } from './lib/stack.mjs';
 
 let pg; let sim; let svcA; let svcB; let apiA; let apiB;
 const users = {};
 const open = new Set();
 
-async function makeUser(name, role) {
-  const admin = await apiA.users.Login(ADMIN);
-  const email = `${name}-${Date.now()}@example.com`;
-  const u = await apiA.users.CreateUser({ name, email, password: 'password123', role },
-    { token: admin.token });
-  const { token } = await apiA.users.Login({ email, password: 'password123' });
-  return { id: u.id, token, ext: u.sip_device.extension, name };
-}
+const makeUser = (name, role) => makeUserOn(apiA, name, role);
 
 function watch(api, token, req = {}) {
   const w = { events: [], error: null, ended: false };

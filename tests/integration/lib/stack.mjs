@@ -367,3 +367,22 @@ export async function expectGrpcError(promise, codeName, msgPattern) {
 }
 
 export { grpc };
+
+// A user the seeded admin creates over gRPC (api: grpcApi), then logged in:
+// { id, token, ext, name }. The email is unique per call.
+export async function makeUser(api, name, role = 'ROLE_AGENT') {
+  const admin = await api.users.Login(ADMIN);
+  const email = `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}@example.com`;
+  const u = await api.users.CreateUser({ name, email, password: 'password123', role },
+    { token: admin.token });
+  const { token } = await api.users.Login({ email, password: 'password123' });
+  return { id: u.id, token, ext: u.sip_device.extension, name };
+}
+
+// Polls GetCall until the call has status; resolves with the call.
+export function waitCallStatus(api, id, status, token, timeoutMs = 10000) {
+  return waitFor(async () => {
+    const c = await api.calls.GetCall({ call_id: id }, { token });
+    return c.status === status ? c : null;
+  }, { timeoutMs, what: `call ${id} to be ${status}` });
+}
