@@ -5,7 +5,8 @@
  * Keyed by the whole authorization value, compared in full. An entry holds
  * the identity auth_identify produced, with the token's exp, and is served
  * only while now < exp, the check jwt.c makes; a token with a future nbf
- * fails verification and is never stored. Failures are not cached (a bad
+ * fails verification and is never stored, and an entry is not served at a
+ * time before its verification (a clock set back is checked afresh). Failures are not cached (a bad
  * token costs a verification each time, as before). The key is fixed for
  * the process, so a verified token stays verified until it expires.
  *

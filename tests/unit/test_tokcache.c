@@ -49,6 +49,10 @@ static void test_served_until_exp(void **state)
     assert_string_equal(id.user_id, "u-1");
     assert_int_equal(id.role, AUTH_ROLE_AGENT);
     assert_string_equal(id.email, "x@example.com");
+    /* Before the time it was verified (a clock set back): verified again. */
+    assert_int_equal(tokcache_identify(c, &K_OTHER, hdr, NOW - 1, &id, msg, sizeof msg),
+                     CS_ERR_UNAUTHENTICATED);
+    assert_int_equal(tokcache_identify(c, &K_OTHER, hdr, NOW + 1, &id, msg, sizeof msg), CS_OK);
     /* At exp it is verified again, and refused as expired. */
     assert_int_equal(tokcache_identify(c, &K, hdr, NOW + 60, &id, msg, sizeof msg),
                      CS_ERR_UNAUTHENTICATED);
