@@ -24,7 +24,11 @@
 # CALLGW_ENV="NAME=value ..." (callgw), PG_FAST=1, PG_OPTS. PERF_OUT=dir
 # records `perf record -a -g` during each measured run into dir/<n>.data
 # and prints the CPU share per command (wrk, callgw, callsvc, postgres and
-# whatever else ran on the machine) to stderr.
+# whatever else ran on the machine) to stderr. PG_STATEMENTS=1 loads
+# pg_stat_statements and prints, after each measured run, every statement
+# PostgreSQL ran during it (executions per request, mean execution time,
+# rows per execution) to stderr; it adds its own cost, so CPU figures are
+# best taken without it.
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 
@@ -44,8 +48,11 @@ done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 CALLGW_BIN="${CALLGW_BIN:-$CS_BUILD_DIR/gateway/callgw}"
 
+[ "${PG_STATEMENTS:-0}" = 1 ] &&
+    PG_OPTS="${PG_OPTS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 stack_pg_start
 stack_callsvc_start
+[ "${PG_STATEMENTS:-0}" = 1 ] && stack_psql "create extension pg_stat_statements" >/dev/null
 
 port="$(stack_free_port)"
 GW="http://127.0.0.1:$port"
@@ -133,6 +140,7 @@ for p in $PATHS; do
         perf record -q -o "$PERF_OUT/$n.data" -F 499 -a -g -- sleep "$((DURATION - 1))" 2>/dev/null &
         perf_pid=$!
     fi
+    [ "${PG_STATEMENTS:-0}" = 1 ] && stack_psql "select pg_stat_statements_reset()" >/dev/null
     g0=$(ticks "$CALLGW_PID") s0=$(ticks "$CALLSVC_PID") p0=$(pg_ticks)
     gc0=$(csw "$CALLGW_PID") sc0=$(csw "$CALLSVC_PID")
     out="$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
@@ -145,12 +153,20 @@ for p in $PATHS; do
         stack_log "CPU share by command during $p ($PERF_OUT/$n.data):"$'\n'"$(perf report -i \
             "$PERF_OUT/$n.data" --sort comm --stdio --no-children 2>/dev/null | grep -E '^ +[0-9]' | head -12)"
     fi
+    nreq="$(awk '/requests in/ { print $1 }' <<<"$out")"
+    if [ "${PG_STATEMENTS:-0}" = 1 ]; then
+        stack_log "statements during $p (per request, mean µs per execution, rows per execution):"$'\n'"$(
+            stack_psql "select round(calls::numeric / $nreq, 2), round((mean_exec_time * 1000)::numeric, 1),
+                round(rows::numeric / calls, 1), left(regexp_replace(query, '\s+', ' ', 'g'), 60) || ' … ' ||
+                right(regexp_replace(query, '\s+', ' ', 'g'), 60)
+                from pg_stat_statements where query not like '%pg_stat_statements%'
+                order by total_exec_time desc limit 8")"
+    fi
     rps="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")"
     lat() { awk -v q="$1" '$1 == q { print $2 }' <<<"$out"; }
     max="$(awk '$1 == "Latency" { print $4; exit }' <<<"$out")"
     non2xx="$(awk '/Non-2xx/ { print $NF }' <<<"$out")"
     sockerr="$(sed -n 's/.*Socket errors: \(.*\)/\1/p' <<<"$out")"
-    nreq="$(awk '/requests in/ { print $1 }' <<<"$out")"
     stack_log "context switches per request: callgw $(echo "scale=2; ($gc1 - $gc0) / $nreq" | bc)," \
         "callsvc $(echo "scale=2; ($sc1 - $sc0) / $nreq" | bc)"
     printf '| `GET %s` | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s / %s / %s | %s / %s / %s | %s |\n' "$p" "$rps" \

@@ -843,9 +843,28 @@ cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_us
     " AND ($2::text IS NULL OR c.status = $2) AND ($3::text IS NULL OR c.direction = $3)"          \
     " AND ($4::int8 IS NULL OR " at " >= " TS(4) ") AND ($5::int8 IS NULL OR " at " <= " TS(5) ")"
 
+/* The list statements' columns: CALLS__COLS, then whether the call may have
+ * transfers or notes (calls.has_children, 0004_calls_children.sql: most
+ * calls have neither, and cost no look-up), then, for the history pages,
+ * the total their count statement would give (one round trip instead of
+ * two; the count statement runs only when the page is empty). */
+#define CALLS__LIST_COLS CALLS__COLS ", c.has_children"
+enum { COL_LIST_CHILDREN = COL_OWNER + 1, COL_LIST_TOTAL };
+
+#define CALLS__COUNT_USER                                                                          \
+    "SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id"                         \
+    " WHERE p.user_id = $1::uuid" CALLS__FILTERS("p.created_at")
+#define CALLS__COUNT_ALL                                                                           \
+    "SELECT count(*) FROM calls c WHERE $1::uuid IS NULL" CALLS__FILTERS("c.created_at")
+#define CALLS__COUNT_USER_PLAIN                                                                    \
+    "SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id"                         \
+    " WHERE p.user_id = $1::uuid"
+#define CALLS__COUNT_ALL_PLAIN "SELECT count(*) FROM calls c"
+
 static const db_stmt calls__hist_user_stmt = {
     "calls_hist_user",
-    "SELECT " CALLS__COLS " FROM call_parties p JOIN calls c ON c.id = p.call_id"
+    "SELECT " CALLS__LIST_COLS ", (" CALLS__COUNT_USER ")"
+    " FROM call_parties p JOIN calls c ON c.id = p.call_id"
     " WHERE p.user_id = $1::uuid" CALLS__FILTERS("p.created_at") " AND ($6::int8 IS NULL OR "
                                                                  "(p.created_at, p.call_id) < (" TS(
                                                                      6) ", $7::uuid))"
@@ -856,21 +875,15 @@ static const db_stmt calls__hist_user_stmt = {
     9};
 static const db_stmt calls__hist_all_stmt = {
     "calls_hist_all",
-    "SELECT " CALLS__COLS " FROM calls c"
+    "SELECT " CALLS__LIST_COLS ", (" CALLS__COUNT_ALL ") FROM calls c"
     " WHERE $1::uuid IS NULL" CALLS__FILTERS(
         "c.created_at") " AND ($6::int8 IS NULL OR (c.created_at, c.id) < "
                         "(" TS(6) ", $7::uuid))"
                                   " ORDER BY c.created_at DESC, c.id DESC "
                                   "LIMIT $8::int8 OFFSET $9::int8",
     9};
-static const db_stmt calls__count_user_stmt = {
-    "calls_count_user",
-    "SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id"
-    " WHERE p.user_id = $1::uuid" CALLS__FILTERS("p.created_at"),
-    5};
-static const db_stmt calls__count_all_stmt = {
-    "calls_count_all",
-    "SELECT count(*) FROM calls c WHERE $1::uuid IS NULL" CALLS__FILTERS("c.created_at"), 5};
+static const db_stmt calls__count_user_stmt = {"calls_count_user", CALLS__COUNT_USER, 5};
+static const db_stmt calls__count_all_stmt = {"calls_count_all", CALLS__COUNT_ALL, 5};
 
 /* The same lists without filters, the common case: the filtered statements'
  * "($n IS NULL OR ...)" make PostgreSQL's generic plan (used after five
@@ -878,22 +891,20 @@ static const db_stmt calls__count_all_stmt = {
  * 0.06 ms for one user's page, measured with the gateway benchmark). */
 static const db_stmt calls__hist_user_plain_stmt = {
     "calls_hist_user_plain",
-    "SELECT " CALLS__COLS " FROM call_parties p JOIN calls c ON c.id = p.call_id"
+    "SELECT " CALLS__LIST_COLS ", (" CALLS__COUNT_USER_PLAIN ")"
+    " FROM call_parties p JOIN calls c ON c.id = p.call_id"
     " WHERE p.user_id = $1::uuid ORDER BY p.created_at DESC, p.call_id DESC"
     " LIMIT $2::int8 OFFSET $3::int8",
     3};
 static const db_stmt calls__hist_all_plain_stmt = {
     "calls_hist_all_plain",
-    "SELECT " CALLS__COLS " FROM calls c ORDER BY c.created_at DESC, c.id DESC"
-    " LIMIT $1::int8 OFFSET $2::int8",
+    "SELECT " CALLS__LIST_COLS ", (" CALLS__COUNT_ALL_PLAIN ") FROM calls c"
+    " ORDER BY c.created_at DESC, c.id DESC LIMIT $1::int8 OFFSET $2::int8",
     2};
-static const db_stmt calls__count_user_plain_stmt = {
-    "calls_count_user_plain",
-    "SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id"
-    " WHERE p.user_id = $1::uuid",
-    1};
-static const db_stmt calls__count_all_plain_stmt = {"calls_count_all_plain",
-                                                    "SELECT count(*) FROM calls c", 0};
+static const db_stmt calls__count_user_plain_stmt = {"calls_count_user_plain",
+                                                     CALLS__COUNT_USER_PLAIN, 1};
+static const db_stmt calls__count_all_plain_stmt = {"calls_count_all_plain", CALLS__COUNT_ALL_PLAIN,
+                                                    0};
 
 /* [by user][without filters]: the count and the page statements. */
 static const struct {
@@ -905,33 +916,40 @@ static const struct {
      {&calls__count_user_plain_stmt, &calls__hist_user_plain_stmt}},
 };
 
-/* Turns every row into a Call and loads the children of all. */
+/* Turns every row of a list statement (CALLS__LIST_COLS) into a Call and
+ * loads the transfers and notes of those that have any. */
 static cs_err calls__rows(db_conn *db, const PGresult *res, int max, Callservice__V1__Call ***out,
                           size_t *n)
 {
     int rows = PQntuples(res);
-    Callservice__V1__Call **v;
-    size_t k = 0;
+    Callservice__V1__Call **v, **kids = NULL;
+    size_t k = 0, n_kids = 0;
     cs_err rc = CS_OK;
     if (max >= 0 && rows > max)
         rows = max;
     v = calloc((size_t)rows + 1, sizeof *v);
-    if (!v)
-        return CS_ERR_INTERNAL;
+    kids = calloc((size_t)rows + 1, sizeof *kids);
+    if (!v || !kids) {
+        rc = CS_ERR_INTERNAL;
+        goto out;
+    }
     for (; k < (size_t)rows; k++) {
         v[k] = calls__call_from_row(res, (int)k);
         if (!v[k]) {
             rc = CS_ERR_INTERNAL;
             goto out;
         }
+        if (db_get_bool(res, (int)k, COL_LIST_CHILDREN))
+            kids[n_kids++] = v[k];
     }
-    rc = calls__load_children(db, v, k);
+    rc = calls__load_children(db, kids, n_kids);
 out:
     if (rc != CS_OK) {
         calls_repo_free_calls(v, k);
         v = NULL;
         k = 0;
     }
+    free(kids);
     *out = v;
     *n = k;
     return rc;
@@ -977,13 +995,17 @@ cs_err calls_repo_history(db_conn *db, const calls_history_q *q, Callservice__V1
     }
     st_count = calls__hist_stmts[by_user][plain].count;
     st_page = calls__hist_stmts[by_user][plain].page;
-    rc = db_exec_stmt(db, DB_RETRY, st_count, plain ? plain_params : params, &cnt);
-    if (rc != CS_OK)
-        goto out;
-    *total = db_get_ll(cnt, 0, 0);
     rc = db_exec_stmt(db, DB_RETRY, st_page, plain ? plain_params : params, &res);
     if (rc != CS_OK)
         goto out;
+    if (PQntuples(res) > 0) {
+        *total = db_get_ll(res, 0, COL_LIST_TOTAL);
+    } else { /* no row to carry the total */
+        rc = db_exec_stmt(db, DB_RETRY, st_count, plain ? plain_params : params, &cnt);
+        if (rc != CS_OK)
+            goto out;
+        *total = db_get_ll(cnt, 0, 0);
+    }
     *more = PQntuples(res) > q->limit;
     rc = calls__rows(db, res, q->limit, calls, n);
 out:
@@ -994,11 +1016,16 @@ out:
     return rc;
 }
 
-static const db_stmt calls__active_stmt = {
-    "calls_active",
-    "SELECT " CALLS__COLS " FROM calls c WHERE c.ended_at IS NULL AND ($1::uuid IS NULL OR"
-    " EXISTS (SELECT 1 FROM call_parties p WHERE p.call_id = c.id AND p.user_id = $1::uuid))"
-    " ORDER BY c.created_at DESC, c.id DESC LIMIT 1000",
+/* Everyone's live calls, or one user's: two statements rather than a
+ * "($1 IS NULL OR ...)" that the generic plan cannot use an index for. */
+#define CALLS__ACTIVE(cond)                                                                        \
+    "SELECT " CALLS__LIST_COLS " FROM calls c WHERE c.ended_at IS NULL" cond                       \
+    " ORDER BY c.created_at DESC, c.id DESC LIMIT 1000"
+static const db_stmt calls__active_stmt = {"calls_active", CALLS__ACTIVE(""), 0};
+static const db_stmt calls__active_user_stmt = {
+    "calls_active_user",
+    CALLS__ACTIVE(" AND EXISTS (SELECT 1 FROM call_parties p"
+                  " WHERE p.call_id = c.id AND p.user_id = $1::uuid)"),
     1};
 
 cs_err calls_repo_active(db_conn *db, const char *user_id, Callservice__V1__Call ***calls,
@@ -1006,7 +1033,8 @@ cs_err calls_repo_active(db_conn *db, const char *user_id, Callservice__V1__Call
 {
     const char *params[] = {user_id};
     PGresult *res = NULL;
-    cs_err rc = db_exec_stmt(db, DB_RETRY, &calls__active_stmt, params, &res);
+    cs_err rc = db_exec_stmt(db, DB_RETRY, user_id ? &calls__active_user_stmt : &calls__active_stmt,
+                             params, &res);
     *calls = NULL;
     *n = 0;
     if (rc == CS_OK)
@@ -1055,86 +1083,169 @@ out:
 /* ------------------------------------------------------------------ */
 /* Statistics                                                           */
 
-/* The calls of the period ($1, $2 inclusive), of one user ($3) or all. */
-#define CALLS__PERIOD                                                                              \
-    "WITH s AS (SELECT c.* FROM calls c WHERE c.created_at >= " TS(1) " AND c.created_at <= " TS(  \
-        2) " AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM call_parties p"                        \
-           " WHERE p.call_id = c.id AND p.user_id = $3::uuid))) "
+/* All the figures in one statement, rows tagged by kind (STATS_*, the
+ * first column), ordered by kind and then by the fourth column (bucket
+ * start, or rank for users): columns kind, status or user id, user name,
+ * bucket start or rank, total, answered, average duration, longest
+ * duration, average wait (the last three for the totals and users only).
+ * s holds the calls of the period ($1, $2 inclusive), of one user ($3) or
+ * of all: one statement per case, without "($3 IS NULL OR ...)", whose
+ * generic plan (used after five runs) scanned every call of the period. */
+enum { STATS_TOTALS, STATS_STATUS, STATS_HOUR, STATS_DAY, STATS_USER, STATS_KINDS };
+
+#define CALLS__PERIOD_ALL                                                                          \
+    "WITH s AS MATERIALIZED (SELECT c.id, c.status, c.created_at, c.answered_at, c.ended_at"       \
+    " FROM calls c WHERE c.created_at >= " TS(1) " AND c.created_at <= " TS(2) ") "
+/* call_parties.created_at is the call's (0002_calls.sql): one index range */
+#define CALLS__PERIOD_USER                                                                         \
+    "WITH s AS MATERIALIZED (SELECT c.id, c.status, c.created_at, c.answered_at, c.ended_at"       \
+    " FROM call_parties p JOIN calls c ON c.id = p.call_id WHERE p.user_id = $3::uuid"             \
+    " AND p.created_at >= " TS(1) " AND p.created_at <= " TS(2) ") "
 #define CALLS__DUR            "extract(epoch from s.ended_at - s.answered_at)"
 #define CALLS__ANSWERED_ENDED "s.answered_at IS NOT NULL AND s.ended_at IS NOT NULL"
+#define CALLS__AVG_DUR                                                                             \
+    "coalesce(avg(" CALLS__DUR ") FILTER (WHERE " CALLS__ANSWERED_ENDED "), 0)::float8"
 
-static const db_stmt calls__stats_totals_stmt = {
-    "calls_stats_totals",
-    CALLS__PERIOD
-    "SELECT count(*), count(s.answered_at),"
-    " coalesce(avg(" CALLS__DUR ") FILTER (WHERE " CALLS__ANSWERED_ENDED "), 0)::float8,"
-    " coalesce(max(floor(" CALLS__DUR ")) FILTER (WHERE " CALLS__ANSWERED_ENDED "), 0)::int8,"
-    " coalesce(avg(extract(epoch from s.answered_at - s.created_at))"
-    " FILTER (WHERE s.answered_at IS NOT NULL), 0)::float8 FROM s",
-    3};
-static const db_stmt calls__stats_status_stmt = {
-    "calls_stats_status", CALLS__PERIOD "SELECT s.status, count(*) FROM s GROUP BY s.status", 3};
-static const db_stmt calls__stats_hour_stmt = {
-    "calls_stats_hour",
-    CALLS__PERIOD
-    "SELECT " US("date_trunc('hour', s.created_at, 'UTC')") " AS b, count(*),"
-                                                            " count(s.answered_at) FROM s GROUP BY "
-                                                            "b ORDER BY b",
-    3};
-static const db_stmt calls__stats_day_stmt = {
-    "calls_stats_day",
-    CALLS__PERIOD
-    "SELECT " US("date_trunc('day', s.created_at, 'UTC')") " AS b, count(*),"
-                                                           " count(s.answered_at) FROM s GROUP BY "
-                                                           "b ORDER BY b",
-    3};
+#define CALLS__MAX_DUR                                                                             \
+    "coalesce(max(floor(" CALLS__DUR ")) FILTER (WHERE " CALLS__ANSWERED_ENDED "), 0)::int8"
+#define CALLS__AVG_WAIT                                                                            \
+    "coalesce(avg(extract(epoch from s.answered_at - s.created_at))"                               \
+    " FILTER (WHERE s.answered_at IS NOT NULL), 0)::float8"
+#define CALLS__BUCKET_START US("coalesce(g.h, g.d)")
+
+/* grouping(status, h, d): 3 by status, 5 by hour, 6 by day */
+#define CALLS__STATS                                                                               \
+    "SELECT 0 AS kind, NULL::text, NULL::text, NULL::int8 AS b, count(*), "                        \
+    "count(s.answered_at), " CALLS__AVG_DUR ", " CALLS__MAX_DUR ", " CALLS__AVG_WAIT " FROM s"     \
+    " UNION ALL SELECT CASE grouping(g.status, g.h, g.d) WHEN 3 THEN 1 WHEN 5 THEN 2 ELSE 3 END,"  \
+    " g.status, NULL, " CALLS__BUCKET_START ", count(*), count(g.answered_at), NULL, NULL, NULL"   \
+    " FROM (SELECT s.status, s.answered_at, date_trunc('hour', s.created_at, 'UTC') AS h,"         \
+    " date_trunc('day', s.created_at, 'UTC') AS d FROM s) g"                                       \
+    " GROUP BY GROUPING SETS ((g.status), (g.h), (g.d))"
+#define CALLS__STATS_USERS(cond)                                                                   \
+    " UNION ALL SELECT 4, p.user_id::text, coalesce(u.name, ''),"                                  \
+    " row_number() OVER (ORDER BY count(*) DESC, p.user_id), count(*), "                           \
+    "count(s.answered_at), " CALLS__AVG_DUR                                                        \
+    ", NULL, NULL FROM s JOIN call_parties p ON p.call_id = s.id"                                  \
+    " LEFT JOIN users u ON u.id = p.user_id" cond " GROUP BY p.user_id, u.name"
+#define CALLS__STATS_ORDER " ORDER BY 1, 4"
+
+static const db_stmt calls__stats_all_stmt = {"calls_stats_all",
+                                              CALLS__PERIOD_ALL CALLS__STATS CALLS__STATS_ORDER, 2};
+static const db_stmt calls__stats_all_users_stmt = {
+    "calls_stats_all_users",
+    CALLS__PERIOD_ALL CALLS__STATS CALLS__STATS_USERS("") CALLS__STATS_ORDER, 2};
 static const db_stmt calls__stats_user_stmt = {
-    "calls_stats_user",
-    CALLS__PERIOD "SELECT p.user_id, coalesce(u.name, ''), count(*), count(s.answered_at),"
-                  " coalesce(avg(" CALLS__DUR ") FILTER (WHERE " CALLS__ANSWERED_ENDED
-                  "), 0)::float8"
-                  " FROM s JOIN call_parties p ON p.call_id = s.id"
-                  " LEFT JOIN users u ON u.id = p.user_id"
-                  " WHERE ($3::uuid IS NULL OR p.user_id = $3::uuid)"
-                  " GROUP BY p.user_id, u.name ORDER BY count(*) DESC, p.user_id",
+    "calls_stats_user", CALLS__PERIOD_USER CALLS__STATS CALLS__STATS_ORDER, 3};
+static const db_stmt calls__stats_user_users_stmt = {
+    "calls_stats_user_users",
+    CALLS__PERIOD_USER CALLS__STATS CALLS__STATS_USERS(" WHERE p.user_id = $3::uuid")
+        CALLS__STATS_ORDER,
     3};
 
-static cs_err calls__buckets(db_conn *db, const db_stmt *st, const char *const *params,
-                             Callservice__V1__TimeBucket ***out, size_t *n)
+/* [of one user][with per-user figures] */
+static const db_stmt *const calls__stats_stmts[2][2] = {
+    {&calls__stats_all_stmt, &calls__stats_all_users_stmt},
+    {&calls__stats_user_stmt, &calls__stats_user_users_stmt},
+};
+
+static cs_err calls__stats_totals(Callservice__V1__CallStatistics *st, const PGresult *res, int row)
 {
-    PGresult *res = NULL;
-    cs_err rc = db_exec_stmt(db, DB_RETRY, st, params, &res);
-    size_t k = 0;
-    Callservice__V1__TimeBucket **v = NULL;
-    if (rc != CS_OK)
-        goto out;
-    v = calloc((size_t)PQntuples(res) + 1, sizeof *v);
-    if (!v) {
-        rc = CS_ERR_INTERNAL;
-        goto out;
+    st->total = db_get_ll(res, row, 4);
+    st->answer_rate = st->total ? (double)db_get_ll(res, row, 5) / (double)st->total : 0.0;
+    st->average_duration_seconds = strtod(db_get_str(res, row, 6), NULL);
+    st->max_duration_seconds = db_get_ll(res, row, 7);
+    st->average_wait_seconds = strtod(db_get_str(res, row, 8), NULL);
+    return CS_OK;
+}
+
+/* by_status holds every status already (zeros included, the enum's order) */
+static cs_err calls__stats_status(Callservice__V1__CallStatistics *st, const PGresult *res, int row)
+{
+    call_status s = call_status_parse(db_get(res, row, 1));
+    for (size_t i = 0; i < st->n_by_status; i++)
+        if (st->by_status[i]->status == s)
+            st->by_status[i]->count = db_get_ll(res, row, 4);
+    return CS_OK;
+}
+
+static cs_err calls__stats_bucket(Callservice__V1__TimeBucket **v, size_t *n, const PGresult *res,
+                                  int row)
+{
+    Callservice__V1__TimeBucket *b = malloc(sizeof *b);
+    if (!b)
+        return CS_ERR_INTERNAL;
+    callservice__v1__time_bucket__init(b);
+    v[(*n)++] = b;
+    b->start = calls_timestamp_new(db_get_ll(res, row, 3));
+    b->total = db_get_ll(res, row, 4);
+    b->answered = db_get_ll(res, row, 5);
+    return b->start ? CS_OK : CS_ERR_INTERNAL;
+}
+
+static cs_err calls__stats_hour(Callservice__V1__CallStatistics *st, const PGresult *res, int row)
+{
+    return calls__stats_bucket(st->per_hour, &st->n_per_hour, res, row);
+}
+
+static cs_err calls__stats_day(Callservice__V1__CallStatistics *st, const PGresult *res, int row)
+{
+    return calls__stats_bucket(st->per_day, &st->n_per_day, res, row);
+}
+
+static cs_err calls__stats_user(Callservice__V1__CallStatistics *st, const PGresult *res, int row)
+{
+    Callservice__V1__UserCallStatistics *u = malloc(sizeof *u);
+    if (!u)
+        return CS_ERR_INTERNAL;
+    callservice__v1__user_call_statistics__init(u);
+    st->per_user[st->n_per_user++] = u;
+    u->user_id = calls_strdup(db_get_str(res, row, 1));
+    u->name = calls_strdup(db_get_str(res, row, 2));
+    if (!u->user_id || !u->name)
+        return CS_ERR_INTERNAL;
+    u->total = db_get_ll(res, row, 4);
+    u->answered = db_get_ll(res, row, 5);
+    u->answer_rate = u->total ? (double)u->answered / (double)u->total : 0.0;
+    u->average_duration_seconds = strtod(db_get_str(res, row, 6), NULL);
+    return CS_OK;
+}
+
+static cs_err (*const calls__stats_row[STATS_KINDS])(Callservice__V1__CallStatistics *,
+                                                     const PGresult *, int) = {
+    [STATS_TOTALS] = calls__stats_totals, [STATS_STATUS] = calls__stats_status,
+    [STATS_HOUR] = calls__stats_hour,     [STATS_DAY] = calls__stats_day,
+    [STATS_USER] = calls__stats_user,
+};
+
+/* Allocates by_status (every status, count 0) and the arrays the rows of
+ * each kind go to. */
+static cs_err calls__stats_alloc(Callservice__V1__CallStatistics *st, const PGresult *res,
+                                 bool per_user)
+{
+    size_t rows[STATS_KINDS] = {0};
+    for (int row = 0; row < PQntuples(res); row++) {
+        long long kind = db_get_ll(res, row, 0);
+        if (kind >= 0 && kind < STATS_KINDS)
+            rows[kind]++;
     }
-    *out = v;
-    for (; k < (size_t)PQntuples(res); k++) {
-        Callservice__V1__TimeBucket *b = malloc(sizeof *b);
-        if (!b) {
-            rc = CS_ERR_INTERNAL;
-            goto out;
-        }
-        callservice__v1__time_bucket__init(b);
-        v[k] = b;
-        *n = k + 1;
-        b->start = calls_timestamp_new(db_get_ll(res, (int)k, 0));
-        b->total = db_get_ll(res, (int)k, 1);
-        b->answered = db_get_ll(res, (int)k, 2);
-        if (!b->start) {
-            rc = CS_ERR_INTERNAL;
-            goto out;
-        }
+    st->by_status = calloc(8, sizeof *st->by_status);
+    st->per_hour = calloc(rows[STATS_HOUR] + 1, sizeof *st->per_hour);
+    st->per_day = calloc(rows[STATS_DAY] + 1, sizeof *st->per_day);
+    if (per_user || rows[STATS_USER])
+        st->per_user = calloc(rows[STATS_USER] + 1, sizeof *st->per_user);
+    if (!st->by_status || !st->per_hour || !st->per_day ||
+        ((per_user || rows[STATS_USER]) && !st->per_user))
+        return CS_ERR_INTERNAL;
+    for (int s = 1; s <= 8; s++) {
+        Callservice__V1__StatusCount *sc = malloc(sizeof *sc);
+        if (!sc)
+            return CS_ERR_INTERNAL;
+        callservice__v1__status_count__init(sc);
+        sc->status = (call_status)s;
+        st->by_status[st->n_by_status++] = sc;
     }
-out:
-    if (res)
-        PQclear(res);
-    return rc;
+    return CS_OK;
 }
 
 /* On error, what was filled stays in st: the caller frees st as a whole. */
@@ -1147,76 +1258,14 @@ cs_err calls_repo_statistics(db_conn *db, int64_t from_us, int64_t to_us, const 
     cs_err rc;
     snprintf(from, sizeof from, "%" PRId64, from_us);
     snprintf(to, sizeof to, "%" PRId64, to_us);
-
-    rc = db_exec_stmt(db, DB_RETRY, &calls__stats_totals_stmt, params, &res);
+    rc = db_exec_stmt(db, DB_RETRY, calls__stats_stmts[user_id != NULL][per_user], params, &res);
     if (rc != CS_OK)
         goto out;
-    st->total = db_get_ll(res, 0, 0);
-    st->answer_rate = st->total ? (double)db_get_ll(res, 0, 1) / (double)st->total : 0.0;
-    st->average_duration_seconds = strtod(db_get_str(res, 0, 2), NULL);
-    st->max_duration_seconds = db_get_ll(res, 0, 3);
-    st->average_wait_seconds = strtod(db_get_str(res, 0, 4), NULL);
-    PQclear(res);
-    res = NULL;
-
-    /* every status, zeros included, in the enum's order */
-    rc = db_exec_stmt(db, DB_RETRY, &calls__stats_status_stmt, params, &res);
-    if (rc != CS_OK)
-        goto out;
-    st->by_status = calloc(8, sizeof *st->by_status);
-    if (!st->by_status) {
-        rc = CS_ERR_INTERNAL;
-        goto out;
-    }
-    for (int s = 1; s <= 8; s++) {
-        Callservice__V1__StatusCount *sc = malloc(sizeof *sc);
-        if (!sc) {
-            rc = CS_ERR_INTERNAL;
-            goto out;
-        }
-        callservice__v1__status_count__init(sc);
-        sc->status = (call_status)s;
-        for (int row = 0; row < PQntuples(res); row++)
-            if (call_status_parse(db_get(res, row, 0)) == (call_status)s)
-                sc->count = db_get_ll(res, row, 1);
-        st->by_status[st->n_by_status++] = sc;
-    }
-    PQclear(res);
-    res = NULL;
-
-    rc = calls__buckets(db, &calls__stats_hour_stmt, params, &st->per_hour, &st->n_per_hour);
-    if (rc != CS_OK)
-        goto out;
-    rc = calls__buckets(db, &calls__stats_day_stmt, params, &st->per_day, &st->n_per_day);
-    if (rc != CS_OK || !per_user)
-        goto out;
-
-    rc = db_exec_stmt(db, DB_RETRY, &calls__stats_user_stmt, params, &res);
-    if (rc != CS_OK)
-        goto out;
-    st->per_user = calloc((size_t)PQntuples(res) + 1, sizeof *st->per_user);
-    if (!st->per_user) {
-        rc = CS_ERR_INTERNAL;
-        goto out;
-    }
-    for (int row = 0; row < PQntuples(res); row++) {
-        Callservice__V1__UserCallStatistics *u = malloc(sizeof *u);
-        if (!u) {
-            rc = CS_ERR_INTERNAL;
-            goto out;
-        }
-        callservice__v1__user_call_statistics__init(u);
-        st->per_user[st->n_per_user++] = u;
-        u->user_id = calls_strdup(db_get_str(res, row, 0));
-        u->name = calls_strdup(db_get_str(res, row, 1));
-        if (!u->user_id || !u->name) {
-            rc = CS_ERR_INTERNAL;
-            goto out;
-        }
-        u->total = db_get_ll(res, row, 2);
-        u->answered = db_get_ll(res, row, 3);
-        u->answer_rate = u->total ? (double)u->answered / (double)u->total : 0.0;
-        u->average_duration_seconds = strtod(db_get_str(res, row, 4), NULL);
+    rc = calls__stats_alloc(st, res, per_user);
+    for (int row = 0; rc == CS_OK && row < PQntuples(res); row++) {
+        long long kind = db_get_ll(res, row, 0);
+        if (kind >= 0 && kind < STATS_KINDS)
+            rc = calls__stats_row[kind](st, res, row);
     }
 out:
     if (res)
