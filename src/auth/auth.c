@@ -27,58 +27,6 @@ const char *auth_role_name(auth_role r)
     return ((size_t)r > 0 && (size_t)r < AUTH_N_ROLES) ? auth__role_names[r] : NULL;
 }
 
-/* Tokens verified lately, per thread. A client sends the same token with
- * every request, and verifying it (base64, two JSON parses, HMAC) cost
- * ~15 % of callsvc's CPU per request in the gateway benchmark. An entry is
- * the exact token text and the claims its verification under the same key
- * gave at verified_at; a hit is taken only at a time now >= verified_at
- * (then nbf, which held at verified_at, still holds) and exp is checked
- * again, so a hit answers as authjwt_verify would. Only successes are kept;
- * tokens longer than AUTH__CACHE_TOK are verified every time. */
-#define AUTH__CACHE_N   8
-#define AUTH__CACHE_TOK 512
-typedef struct auth__cached {
-    const unsigned char *key;
-    size_t keylen;
-    int64_t verified_at;
-    char tok[AUTH__CACHE_TOK];
-    authjwt_claims c;
-} auth__cached;
-static _Thread_local auth__cached auth__cache[AUTH__CACHE_N];
-static _Thread_local unsigned auth__cache_next;
-
-static cs_err auth__verify(const auth_key *k, const char *tok, int64_t now, authjwt_claims *c,
-                           const char **why)
-{
-    size_t len = strlen(tok);
-    auth__cached *e;
-    cs_err rc;
-    for (size_t i = 0; len < AUTH__CACHE_TOK && i < AUTH__CACHE_N; i++) {
-        e = &auth__cache[i];
-        if (e->key == k->key && e->keylen == k->len && e->tok[0] && now >= e->verified_at &&
-            strcmp(e->tok, tok) == 0) {
-            if (now >= e->c.exp) {
-                memset(c, 0, sizeof *c);
-                *why = "token expired";
-                return CS_ERR_UNAUTHENTICATED;
-            }
-            *c = e->c;
-            *why = NULL;
-            return CS_OK;
-        }
-    }
-    rc = authjwt_verify(k->key, k->len, tok, now, c, why);
-    if (rc == CS_OK && len < AUTH__CACHE_TOK) {
-        e = &auth__cache[auth__cache_next++ % AUTH__CACHE_N];
-        e->key = k->key;
-        e->keylen = k->len;
-        e->verified_at = now;
-        memcpy(e->tok, tok, len + 1);
-        e->c = *c;
-    }
-    return rc;
-}
-
 cs_err auth_identify(const auth_key *k, const char *authorization, int64_t now, auth_identity *id,
                      char *msg, size_t msglen)
 {
@@ -98,7 +46,7 @@ cs_err auth_identify(const auth_key *k, const char *authorization, int64_t now, 
     tok = authorization + 7;
     while (*tok == ' ')
         tok++;
-    rc = auth__verify(k, tok, now, &c, &why);
+    rc = authjwt_verify(k->key, k->len, tok, now, &c, &why);
     if (rc != CS_OK) {
         snprintf(msg, msglen, "%s", why ? why : "invalid token");
         goto out;

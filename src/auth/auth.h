@@ -5,9 +5,7 @@
  * The token is trusted only after jwt.c's checks (HS256 pinned, signature,
  * exp, nbf); the database is not consulted here, so a deleted user's token
  * stays valid until it expires, and handlers that load the user answer
- * NOT_FOUND. Each thread keeps the last few tokens it verified (exact text,
- * key and claims) and answers them again without the JWT work, checking
- * exp against now as a full verification would.
+ * NOT_FOUND.
  * Ownership: everything is caller storage; nothing to free.
  */
 #ifndef CS_AUTH_H

@@ -55,46 +55,6 @@ static void test_issue_identify(void **state)
     free(tok);
 }
 
-/* A token verified once is answered from the per-thread cache afterwards:
- * the answers must stay those of a full verification. */
-static void test_identify_cache(void **state)
-{
-    static const unsigned char OTHER[] = "fedcba9876543210fedcba9876543210";
-    const auth_key k2 = {OTHER, sizeof OTHER - 1, 3600};
-    char *tok = NULL, hdr[2048], msg[128];
-    int64_t exp = 0;
-    auth_identity id;
-    size_t n;
-    (void)state;
-    assert_int_equal(auth_issue(&K, "u-7", AUTH_ROLE_AGENT, "a@example.com", NOW, &tok, &exp),
-                     CS_OK);
-    snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-    for (int i = 0; i < 3; i++) { /* a miss, then hits */
-        assert_int_equal(auth_identify(&K, hdr, NOW + 10 + i, &id, msg, sizeof msg), CS_OK);
-        assert_string_equal(id.user_id, "u-7");
-        assert_int_equal(id.role, AUTH_ROLE_AGENT);
-        assert_string_equal(id.email, "a@example.com");
-    }
-    /* earlier than the verification: verified again, still valid */
-    assert_int_equal(auth_identify(&K, hdr, NOW, &id, msg, sizeof msg), CS_OK);
-    /* expiry still applies */
-    assert_int_equal(auth_identify(&K, hdr, exp, &id, msg, sizeof msg), CS_ERR_UNAUTHENTICATED);
-    assert_string_equal(msg, "token expired");
-    assert_string_equal(id.user_id, "");
-    /* another key does not accept it */
-    assert_int_equal(auth_identify(&k2, hdr, NOW + 20, &id, msg, sizeof msg),
-                     CS_ERR_UNAUTHENTICATED);
-    /* neither does a changed signature, nor a prefix of the token */
-    n = strlen(hdr);
-    hdr[n - 2] = hdr[n - 2] == 'A' ? 'B' : 'A';
-    assert_int_equal(auth_identify(&K, hdr, NOW + 20, &id, msg, sizeof msg),
-                     CS_ERR_UNAUTHENTICATED);
-    hdr[n - 2] = '\0';
-    assert_int_equal(auth_identify(&K, hdr, NOW + 20, &id, msg, sizeof msg),
-                     CS_ERR_UNAUTHENTICATED);
-    free(tok);
-}
-
 static void test_bad_headers(void **state)
 {
     static const char *const bad[] = {
@@ -134,8 +94,9 @@ static void test_require(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roles),          cmocka_unit_test(test_issue_identify),
-        cmocka_unit_test(test_identify_cache), cmocka_unit_test(test_bad_headers),
+        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_issue_identify),
+        cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_require),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
