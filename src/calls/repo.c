@@ -844,7 +844,7 @@ cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_us
     " AND ($4::int8 IS NULL OR " at " >= " TS(4) ") AND ($5::int8 IS NULL OR " at " <= " TS(5) ")"
 
 /* The list statements' columns: CALLS__COLS, then whether the call may have
- * transfers or notes (calls.has_children, 0004_calls_children.sql: most
+ * transfers or notes (calls.has_children, 0005_calls_children.sql: most
  * calls have neither, and cost no look-up), then, for the history pages,
  * the total their count statement would give (one round trip instead of
  * two; the count statement runs only when the page is empty). */

@@ -1,4 +1,4 @@
--- 0004: calls.has_children: whether the call may have transfers or notes.
+-- 0005: calls.has_children: whether the call may have transfers or notes.
 --
 -- The call lists (active calls, history) read transfers and notes only for
 -- the calls flagged here: most calls have neither, and a list then costs
