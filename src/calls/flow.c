@@ -312,7 +312,10 @@ static cs_err calls__redial_auto_answer(calls_worker *w, call_rec *r, ari_error 
     return CS_OK;
 }
 
-/* Appends the call's event (the Call after the change, with children). */
+/* Appends the call's event (the Call after the change, with children),
+ * visible to the call's parties. r comes from calls_repo_insert or
+ * calls_repo_save in this transaction: a call without transfers or notes
+ * needs no read for either (see children_known). */
 static cs_err calls__emit(db_conn *db, call_rec *r, Callservice__V1__EventType type,
                           const char *actor)
 {
@@ -320,7 +323,7 @@ static cs_err calls__emit(db_conn *db, call_rec *r, Callservice__V1__EventType t
     size_t n = 0;
     cs_err rc = calls_repo_load_children(db, r);
     if (rc == CS_OK)
-        rc = calls_repo_parties(db, r->call->id, &parties, &n);
+        rc = calls_repo_parties_of(db, r, &parties, &n);
     if (rc == CS_OK)
         rc = events_append(db, type, r->call->id, actor && *actor ? actor : NULL,
                            (const char *const *)parties, n, &r->call->base, NULL);
