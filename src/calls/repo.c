@@ -893,6 +893,49 @@ cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_us
     return calls__user(db, &calls__user_by_ext_stmt, extension, u);
 }
 
+/* calls__user_stmt and calls__user_by_ext_stmt in one round trip. */
+static const db_stmt calls__user_and_ext_stmt = {
+    "calls_user_and_ext",
+    "SELECT u.id, u.name, coalesce(d.extension, ''), tu.id, tu.name, td.extension FROM users u"
+    " LEFT JOIN sip_devices d ON d.user_id = u.id"
+    " LEFT JOIN (sip_devices td JOIN users tu ON tu.id = td.user_id) ON td.extension = $2"
+    " WHERE u.id = $1::uuid",
+    2,
+};
+
+cs_err calls_repo_user_and_extension(db_conn *db, const char *user_id, const char *extension,
+                                     calls_user *u, calls_user *ext_user, bool *ext_found)
+{
+    const char *params[] = {user_id, extension};
+    PGresult *res = NULL;
+    cs_err rc = CS_ERR_NOT_FOUND;
+    memset(u, 0, sizeof *u);
+    memset(ext_user, 0, sizeof *ext_user);
+    *ext_found = false;
+    if (!calls_is_uuid(user_id))
+        goto out;
+    rc = db_exec_stmt(db, DB_RETRY, &calls__user_and_ext_stmt, params, &res);
+    if (rc != CS_OK)
+        goto out;
+    if (PQntuples(res) == 0) {
+        rc = CS_ERR_NOT_FOUND;
+        goto out;
+    }
+    snprintf(u->id, sizeof u->id, "%s", db_get_str(res, 0, 0));
+    snprintf(u->name, sizeof u->name, "%s", db_get_str(res, 0, 1));
+    snprintf(u->extension, sizeof u->extension, "%s", db_get_str(res, 0, 2));
+    if (!PQgetisnull(res, 0, 3)) {
+        *ext_found = true;
+        snprintf(ext_user->id, sizeof ext_user->id, "%s", db_get_str(res, 0, 3));
+        snprintf(ext_user->name, sizeof ext_user->name, "%s", db_get_str(res, 0, 4));
+        snprintf(ext_user->extension, sizeof ext_user->extension, "%s", db_get_str(res, 0, 5));
+    }
+out:
+    if (res)
+        PQclear(res);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Lists                                                                */
 

@@ -133,6 +133,11 @@ cs_err calls_repo_user(db_conn *db, const char *user_id, calls_user *u)
     __attribute__((warn_unused_result));
 cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_user *u)
     __attribute__((warn_unused_result));
+/* Both in one round trip: NOT_FOUND when user_id is not a user; otherwise
+ * *ext_found says whether extension is some user's (then in *ext_user). */
+cs_err calls_repo_user_and_extension(db_conn *db, const char *user_id, const char *extension,
+                                     calls_user *u, calls_user *ext_user, bool *ext_found)
+    __attribute__((warn_unused_result));
 
 /* History. Times are microseconds since the epoch, 0: unset. */
 typedef struct calls_history_q {
