@@ -17,7 +17,7 @@
 # CPU ms per call of callsvc, PostgreSQL (all backends), the simulator and
 # the client, and the load average before each run. --pg-stats loads
 # pg_stat_statements and prints, after each run, every statement's count
-# per call made (setup and the checks after the run included: GetCall,
+# and execution time per call made (setup and the checks after the run included: GetCall,
 # ListCallHistory, CreateUser...) and the totals.
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
@@ -71,7 +71,8 @@ for n in $LEVELS; do
                    / $(get calls), 2) || ' transactions per call'
                 from pg_stat_statements where query not like '%pg_stat_statements%'" >&2
             stack_psql "select to_char(calls::numeric / $(get calls), '990.99') || '  '
-                || left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+                || to_char(total_exec_time / $(get calls), '990.999') || ' ms  '
+                || left(regexp_replace(query, '\s+', ' ', 'g'), 100)
                 from pg_stat_statements where query not like '%pg_stat_statements%'
                 order by calls desc, query" >&2
         fi
