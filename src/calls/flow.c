@@ -312,7 +312,10 @@ static cs_err calls__redial_auto_answer(calls_worker *w, call_rec *r, ari_error 
     return CS_OK;
 }
 
-/* Appends the call's event (the Call after the change, with children). */
+/* Appends the call's event (the Call after the change, with children),
+ * visible to the call's parties. r comes from calls_repo_insert or
+ * calls_repo_save in this transaction: a call without transfers or notes
+ * needs no read for either (see children_known). */
 static cs_err calls__emit(db_conn *db, call_rec *r, Callservice__V1__EventType type,
                           const char *actor)
 {
@@ -320,7 +323,7 @@ static cs_err calls__emit(db_conn *db, call_rec *r, Callservice__V1__EventType t
     size_t n = 0;
     cs_err rc = calls_repo_load_children(db, r);
     if (rc == CS_OK)
-        rc = calls_repo_parties(db, r->call->id, &parties, &n);
+        rc = calls_repo_parties_of(db, r, &parties, &n);
     if (rc == CS_OK)
         rc = events_append(db, type, r->call->id, actor && *actor ? actor : NULL,
                            (const char *const *)parties, n, &r->call->base, NULL);
@@ -819,12 +822,25 @@ static cs_err calls__cmd_fail(calls_cmd *cmd, cs_err e, const char *msg)
     return e;
 }
 
+/* Whether the requester is the caller or callee of the locked row: then a
+ * party for sure (whoever the row names was recorded as a party in the same
+ * transaction, and party rows go only with the user, whose deletion also
+ * clears the row's reference and must wait for our lock). */
+static bool calls__is_current_party(const call_rec *r, const char *user_id)
+{
+    return user_id && user_id[0] &&
+           (strcmp(r->call->caller->user_id, user_id) == 0 ||
+            strcmp(r->call->callee->user_id, user_id) == 0);
+}
+
 /* Loads the call for a command: locked, visible to the caller, live. */
 static cs_err calls__cmd_load(calls_worker *w, calls_cmd *cmd, call_rec **r)
 {
     bool party = false;
     cs_err rc = calls_repo_get(w->db, cmd->call_id, CALLS_FOR_UPDATE, r);
     if (rc == CS_OK && !auth_sees_all(&cmd->who))
+        party = calls__is_current_party(*r, cmd->who.user_id);
+    if (rc == CS_OK && !auth_sees_all(&cmd->who) && !party)
         rc = calls_repo_is_party(w->db, cmd->call_id, cmd->who.user_id, &party);
     if (rc == CS_OK && !auth_sees_all(&cmd->who) && !party)
         rc = CS_ERR_NOT_FOUND;
@@ -863,17 +879,13 @@ static cs_err calls__cmd_make(calls_worker *w, calls_cmd *cmd, call_rec **out)
         if (rc != CS_ERR_NOT_FOUND)
             return rc == CS_OK ? CS_OK : calls__cmd_fail(cmd, rc, db_public_error(rc));
     }
-    rc = calls_repo_user(w->db, cmd->who.user_id, &me);
+    rc = calls_repo_user_and_extension(w->db, cmd->who.user_id, cmd->to, &me, &dest, &internal);
     if (rc != CS_OK)
         return calls__cmd_fail(cmd, rc == CS_ERR_NOT_FOUND ? CS_ERR_PRECONDITION : rc,
                                rc == CS_ERR_NOT_FOUND ? "your user no longer exists"
                                                       : db_public_error(rc));
     if (!me.extension[0])
         return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "you have no SIP device");
-    rc = calls_repo_user_by_extension(w->db, cmd->to, &dest);
-    if (rc != CS_OK && rc != CS_ERR_NOT_FOUND)
-        return calls__cmd_fail(cmd, rc, db_public_error(rc));
-    internal = rc == CS_OK;
     if (internal && strcmp(dest.id, me.id) == 0)
         return calls__cmd_fail(cmd, CS_ERR_INVALID, "you cannot call your own extension");
     rc = calls__endpoint(m, internal ? dest.extension : NULL, cmd->to, endpoint, sizeof endpoint);

@@ -435,7 +435,11 @@ out:
 
 cs_err calls_repo_load_children(db_conn *db, call_rec *r)
 {
-    cs_err rc = calls__load_children(db, &r->call, 1);
+    cs_err rc = CS_OK;
+    if (r->children_known && !r->has_transfers && !r->has_notes)
+        calls__clear_children(r->call);
+    else
+        rc = calls__load_children(db, &r->call, 1);
     if (rc == CS_OK)
         r->children_loaded = true;
     return rc;
@@ -570,10 +574,14 @@ cs_err calls_repo_insert(db_conn *db, const call_new *n, call_rec **out)
         calls__nz(n->owner_id),
         calls__nz(n->request_id),
     };
+    cs_err rc;
     *out = NULL;
     if (!calls_is_uuid(n->id) || !params[1] || !params[2])
         return CS_ERR_INVALID;
-    return calls__one(db, 0, &calls__insert_stmt, params, 0, out);
+    rc = calls__one(db, 0, &calls__insert_stmt, params, 0, out);
+    if (rc == CS_OK)
+        (*out)->children_known = true; /* a new call: no transfers, no notes */
+    return rc;
 }
 
 static const db_stmt calls__save_stmt = {
@@ -590,8 +598,12 @@ static const db_stmt calls__save_stmt = {
     " ended_at = CASE WHEN $2 IN ('completed', 'busy', 'no_answer', 'failed', 'canceled')"
     " THEN coalesce(c.ended_at, clock_timestamp()) ELSE c.ended_at END,"
     " version = c.version + 1"
-    " WHERE c.id = $1::uuid RETURNING " CALLS__COLS,
+    " WHERE c.id = $1::uuid RETURNING " CALLS__COLS ","
+    " EXISTS (SELECT 1 FROM call_transfers t WHERE t.call_id = c.id),"
+    " EXISTS (SELECT 1 FROM call_notes n WHERE n.call_id = c.id)",
     18};
+/* calls__save_stmt's columns after CALLS__COLS. */
+enum { COL_SAVE_HAS_TRANSFERS = COL_OWNER + 1, COL_SAVE_HAS_NOTES };
 
 cs_err calls_repo_save(db_conn *db, call_rec *r)
 {
@@ -632,6 +644,12 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
     rc = calls__fill_call(c, res, 0);
     if (rc == CS_OK)
         rc = calls__fill_rec(r, res, 0);
+    /* the row is locked by this transaction since before the statement
+     * began, so no other transaction adds a transfer or note now (both are
+     * added under the lock) and the statement saw every earlier one */
+    r->has_transfers = db_get_bool(res, 0, COL_SAVE_HAS_TRANSFERS);
+    r->has_notes = db_get_bool(res, 0, COL_SAVE_HAS_NOTES);
+    r->children_known = true;
 out:
     if (res)
         PQclear(res);
@@ -709,6 +727,47 @@ out:
     calls_repo_free_ids(v, k);
     if (res)
         PQclear(res);
+    return rc;
+}
+
+/* Sorts ids as calls__parties_stmt orders them (canonical uuids, whose
+ * text order is PostgreSQL's uuid order). */
+static int calls__cmp_ids(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+cs_err calls_repo_parties_of(db_conn *db, const call_rec *r, char ***ids, size_t *n)
+{
+    const char *users[2] = {r->call->caller->user_id, r->call->callee->user_id};
+    char **v = NULL;
+    size_t k = 0;
+    cs_err rc = CS_OK;
+    if (!r->children_known || r->has_transfers)
+        return calls_repo_parties(db, r->call->id, ids, n);
+    *ids = NULL;
+    *n = 0;
+    v = calloc(3, sizeof *v);
+    if (!v) {
+        rc = CS_ERR_INTERNAL;
+        goto out;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (!users[i][0] || (k > 0 && strcmp(v[0], users[i]) == 0))
+            continue;
+        v[k] = calls_strdup(users[i]);
+        if (!v[k]) {
+            rc = CS_ERR_INTERNAL;
+            goto out;
+        }
+        k++;
+    }
+    qsort(v, k, sizeof *v, calls__cmp_ids);
+    *ids = v;
+    *n = k;
+    v = NULL;
+out:
+    calls_repo_free_ids(v, k);
     return rc;
 }
 
@@ -832,6 +891,49 @@ cs_err calls_repo_user(db_conn *db, const char *user_id, calls_user *u)
 cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_user *u)
 {
     return calls__user(db, &calls__user_by_ext_stmt, extension, u);
+}
+
+/* calls__user_stmt and calls__user_by_ext_stmt in one round trip. */
+static const db_stmt calls__user_and_ext_stmt = {
+    "calls_user_and_ext",
+    "SELECT u.id, u.name, coalesce(d.extension, ''), tu.id, tu.name, td.extension FROM users u"
+    " LEFT JOIN sip_devices d ON d.user_id = u.id"
+    " LEFT JOIN (sip_devices td JOIN users tu ON tu.id = td.user_id) ON td.extension = $2"
+    " WHERE u.id = $1::uuid",
+    2,
+};
+
+cs_err calls_repo_user_and_extension(db_conn *db, const char *user_id, const char *extension,
+                                     calls_user *u, calls_user *ext_user, bool *ext_found)
+{
+    const char *params[] = {user_id, extension};
+    PGresult *res = NULL;
+    cs_err rc = CS_ERR_NOT_FOUND;
+    memset(u, 0, sizeof *u);
+    memset(ext_user, 0, sizeof *ext_user);
+    *ext_found = false;
+    if (!calls_is_uuid(user_id))
+        goto out;
+    rc = db_exec_stmt(db, DB_RETRY, &calls__user_and_ext_stmt, params, &res);
+    if (rc != CS_OK)
+        goto out;
+    if (PQntuples(res) == 0) {
+        rc = CS_ERR_NOT_FOUND;
+        goto out;
+    }
+    snprintf(u->id, sizeof u->id, "%s", db_get_str(res, 0, 0));
+    snprintf(u->name, sizeof u->name, "%s", db_get_str(res, 0, 1));
+    snprintf(u->extension, sizeof u->extension, "%s", db_get_str(res, 0, 2));
+    if (!PQgetisnull(res, 0, 3)) {
+        *ext_found = true;
+        snprintf(ext_user->id, sizeof ext_user->id, "%s", db_get_str(res, 0, 3));
+        snprintf(ext_user->name, sizeof ext_user->name, "%s", db_get_str(res, 0, 4));
+        snprintf(ext_user->extension, sizeof ext_user->extension, "%s", db_get_str(res, 0, 5));
+    }
+out:
+    if (res)
+        PQclear(res);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -33,6 +33,13 @@ typedef struct call_rec {
     char *pending_channel_id; /* never NULL, "" none: a transfer leg being dialled */
     char *owner_id;           /* never NULL, "" none */
     bool children_loaded;     /* calls_repo_load_children filled call's transfers and notes */
+    /* Set by calls_repo_insert and calls_repo_save, which run with the row
+     * locked (a new row, or one this transaction holds FOR UPDATE): whether
+     * the call has transfers / notes, exact until the transaction ends as
+     * both are only added under the row lock. calls_repo_load_children and
+     * calls_repo_parties_of skip the reads these make unnecessary. */
+    bool children_known;
+    bool has_transfers, has_notes;
 } call_rec;
 
 void call_rec_free(call_rec *r);
@@ -88,11 +95,18 @@ cs_err calls_repo_add_party(db_conn *db, const char *call_id, const char *user_i
 cs_err calls_repo_parties(db_conn *db, const char *call_id, char ***ids, size_t *n)
     __attribute__((warn_unused_result));
 void calls_repo_free_ids(char **ids, size_t n);
+/* The same for r, from r itself when that is exact: a call without
+ * transfers (children_known) has as parties the users it was inserted with,
+ * who are still its caller and callee (only a transfer changes those, and it
+ * adds a transfer and the target as a party); otherwise from the table. */
+cs_err calls_repo_parties_of(db_conn *db, const call_rec *r, char ***ids, size_t *n)
+    __attribute__((warn_unused_result));
 /* Whether user_id is a party of the call. */
 cs_err calls_repo_is_party(db_conn *db, const char *call_id, const char *user_id, bool *yes)
     __attribute__((warn_unused_result));
 
-/* Reloads r's transfers and notes. */
+/* Reloads r's transfers and notes (no query when children_known says the
+ * call has none). */
 cs_err calls_repo_load_children(db_conn *db, call_rec *r) __attribute__((warn_unused_result));
 
 cs_err calls_repo_add_transfer(db_conn *db, const char *call_id, const char *by_user_id,
@@ -118,6 +132,11 @@ typedef struct calls_user {
 cs_err calls_repo_user(db_conn *db, const char *user_id, calls_user *u)
     __attribute__((warn_unused_result));
 cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_user *u)
+    __attribute__((warn_unused_result));
+/* Both in one round trip: NOT_FOUND when user_id is not a user; otherwise
+ * *ext_found says whether extension is some user's (then in *ext_user). */
+cs_err calls_repo_user_and_extension(db_conn *db, const char *user_id, const char *extension,
+                                     calls_user *u, calls_user *ext_user, bool *ext_found)
     __attribute__((warn_unused_result));
 
 /* History. Times are microseconds since the epoch, 0: unset. */

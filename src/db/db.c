@@ -6,6 +6,14 @@
  * transaction: when the connection breaks we cannot know whether the
  * server ran the statement; running a write twice is worse than reporting
  * UNAVAILABLE once.
+ *
+ * Why BEGIN waits for the transaction's first statement: a round trip of
+ * its own for BEGIN was one of every four or five a call-flow transaction
+ * made. db_begin only connects; the first statement then goes out with the
+ * BEGIN before it in libpq's pipeline mode, in one round trip. Nothing has
+ * run until then, so a connection found broken by that first statement is
+ * retried once on a new one, as a broken BEGIN was: the server rolls back
+ * whatever it had received of an unfinished transaction.
  */
 #include "db.h"
 
@@ -21,6 +29,7 @@ struct db_conn {
     char *url;
     PGconn *pg;
     int in_tx;
+    int begin_pending; /* db_begin done; BEGIN goes out with the next statement */
     const db_stmt *prepared[DB_MAX_PREPARED];
     int n_prepared;
     char errmsg[256];
@@ -231,27 +240,128 @@ out:
     return rc;
 }
 
+/* A result of the pipeline: the next query's, and the NULL that ends it.
+ * NULL when the connection gave none (then it is broken). */
+static PGresult *db__pipeline_result(PGconn *pg)
+{
+    PGresult *r = PQgetResult(pg), *extra;
+    if (r)
+        while ((extra = PQgetResult(pg)) != NULL)
+            PQclear(extra);
+    return r;
+}
+
+/* One attempt of a transaction's first statement: connect if needed, then
+ * BEGIN, the PREPARE of st if this connection lacks it and the statement,
+ * pipelined, with one sync. The first failure is the result. */
+static cs_err db__run_once_begin(db_conn *c, const db_stmt *st, const char *sql, int n,
+                                 const char *const *params, PGresult **res)
+{
+    PGresult *r = NULL, *out = NULL;
+    int prepare, ok, nq, prepared_ok = 0;
+    cs_err rc = db__connect(c);
+    if (rc != CS_OK)
+        goto out;
+    prepare = st && !db__is_prepared(c, st) && c->n_prepared < DB_MAX_PREPARED;
+    ok = PQenterPipelineMode(c->pg) &&
+         PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+         (!prepare || PQsendPrepare(c->pg, st->name, st->sql, st->nparams, NULL));
+    if (ok && st && (prepare || db__is_prepared(c, st)))
+        ok = PQsendQueryPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+    else if (ok && st)
+        ok = PQsendQueryParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+    else if (ok)
+        ok = PQsendQueryParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    if (ok)
+        ok = PQpipelineSync(c->pg);
+    if (!ok) {
+        /* nothing usable was sent: the connection is not fit for more */
+        (void)db__fail(c, NULL);
+        db__drop(c);
+        rc = CS_ERR_UNAVAILABLE;
+        goto out;
+    }
+    nq = prepare ? 3 : 2;
+    for (int i = 0; i < nq; i++) {
+        ExecStatusType status;
+        r = db__pipeline_result(c->pg);
+        if (!r) {
+            if (rc == CS_OK)
+                (void)db__fail(c, NULL);
+            db__drop(c);
+            rc = CS_ERR_UNAVAILABLE;
+            goto out;
+        }
+        status = PQresultStatus(r);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            /* PGRES_PIPELINE_ABORTED: an earlier query failed already */
+            if (rc == CS_OK)
+                rc = db__fail(c, r);
+            if (!c->pg)
+                goto out;
+        } else if (prepare && i == 1) {
+            prepared_ok = 1;
+        } else if (i == nq - 1) {
+            out = r;
+            r = NULL;
+        }
+        if (r)
+            PQclear(r);
+        r = NULL;
+    }
+    r = PQgetResult(c->pg);
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(c->pg)) {
+        if (rc == CS_OK)
+            (void)db__fail(c, NULL);
+        db__drop(c);
+        rc = CS_ERR_UNAVAILABLE;
+        goto out;
+    }
+    if (prepared_ok)
+        c->prepared[c->n_prepared++] = st;
+    if (rc == CS_OK && res) {
+        *res = out;
+        out = NULL;
+    }
+out:
+    if (r)
+        PQclear(r);
+    if (out)
+        PQclear(out);
+    return rc;
+}
+
 static cs_err db__run(db_conn *c, int flags, const db_stmt *st, const char *sql, int n,
                       const char *const *params, PGresult **res)
 {
     int had_conn = c->pg != NULL;
     int in_tx = c->in_tx;
+    int begin = c->begin_pending;
     cs_err rc;
     if (res)
         *res = NULL;
     db__clear_error(c);
-    if (in_tx && !c->pg) {
+    if (in_tx && !begin && !c->pg) {
         /* The connection broke inside a transaction: never carry on with
          * the rest of it in autocommit on a new connection. */
         snprintf(c->errmsg, sizeof c->errmsg, "connection lost inside a transaction");
         return CS_ERR_UNAVAILABLE;
     }
-    rc = db__run_once(c, st, sql, n, params, res);
-    /* A connection that was fine when last used but is broken now (the
-     * server restarted): one more try on a fresh one, when that is safe. */
-    if (rc == CS_ERR_UNAVAILABLE && had_conn && !c->pg && !in_tx && (flags & DB_RETRY)) {
-        db__clear_error(c);
+    c->begin_pending = 0;
+    if (begin)
+        rc = db__run_once_begin(c, st, sql, n, params, res);
+    else
         rc = db__run_once(c, st, sql, n, params, res);
+    /* A connection that was fine when last used but is broken now (the
+     * server restarted): one more try on a fresh one, when that is safe
+     * (nothing of a transaction has run before this statement). */
+    if (rc == CS_ERR_UNAVAILABLE && had_conn && !c->pg &&
+        (begin || (!in_tx && (flags & DB_RETRY)))) {
+        db__clear_error(c);
+        if (begin)
+            rc = db__run_once_begin(c, st, sql, n, params, res);
+        else
+            rc = db__run_once(c, st, sql, n, params, res);
     }
     return rc;
 }
@@ -276,6 +386,15 @@ cs_err db_exec_script(db_conn *c, const char *sql)
     rc = db__connect(c);
     if (rc != CS_OK)
         goto out;
+    if (c->begin_pending) {
+        c->begin_pending = 0;
+        r = PQexec(c->pg, "BEGIN");
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = db__fail(c, r);
+            goto out;
+        }
+        PQclear(r);
+    }
     r = PQexec(c->pg, sql);
     if (!r || (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK))
         rc = db__fail(c, r);
@@ -285,17 +404,28 @@ out:
     return rc;
 }
 
+/* Connects (an unreachable server fails here, as BEGIN did); BEGIN itself
+ * goes out with the first statement (see the top of the file). */
 cs_err db_begin(db_conn *c)
 {
-    cs_err rc = db__run(c, DB_RETRY, NULL, "BEGIN", 0, NULL, NULL);
-    if (rc == CS_OK)
+    cs_err rc;
+    db__clear_error(c);
+    rc = db__connect(c);
+    if (rc == CS_OK) {
         c->in_tx = 1;
+        c->begin_pending = 1;
+    }
     return rc;
 }
 
 cs_err db_commit(db_conn *c)
 {
-    cs_err rc = db__run(c, 0, NULL, "COMMIT", 0, NULL, NULL);
+    cs_err rc = CS_OK;
+    if (c->begin_pending) /* nothing ran: nothing to commit */
+        db__clear_error(c);
+    else
+        rc = db__run(c, 0, NULL, "COMMIT", 0, NULL, NULL);
+    c->begin_pending = 0;
     c->in_tx = 0;
     return rc;
 }
@@ -303,6 +433,7 @@ cs_err db_commit(db_conn *c)
 void db_rollback(db_conn *c)
 {
     PGresult *r;
+    c->begin_pending = 0;
     if (!c->pg || PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
         c->in_tx = 0;
         return;

@@ -215,6 +215,15 @@ test('blind transfer: the agent leaves, the target joins, history shows who to w
   assert.ok(h.calls.some((x) => x.id === c.id));
   const done = await api.calls.HangupCall({ call_id: c.id }, { token: b.token });
   assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+  assert.equal(done.transfers.length, 1);
+  assert.equal(done.transfers[0].to_user_id, b.id);
+  // from the transfer on, every event of the call is visible to both the
+  // agent who left and the target (the call's parties), and carries the transfer
+  const rows = pg.psql(`SELECT count(*), count(*) FILTER (WHERE visible_to @> ARRAY['${a.id}',
+    '${b.id}']::uuid[]) FROM call_events WHERE call_id = '${c.id}' AND seq >= (SELECT min(seq)
+    FROM call_events WHERE call_id = '${c.id}' AND type = 5)`).split('|').map(Number);
+  assert.ok(rows[0] >= 3, `transferred, answered, ended: ${rows[0]}`);
+  assert.equal(rows[1], rows[0]);
 });
 
 test('notes, authorization between two agents and a supervisor', async () => {
@@ -242,6 +251,7 @@ test('notes, authorization between two agents and a supervisor', async () => {
   assert.equal(sv.notes[0].text, 'customer wants a refund ü');
   const done = await api.calls.HangupCall({ call_id: c.id }, { token: s.token });
   assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+  assert.deepEqual(done.notes.map((x) => x.id), sv.notes.map((x) => x.id));
 });
 
 test('history filters and pagination (page and cursor), newest first', async () => {

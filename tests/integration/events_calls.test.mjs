@@ -98,6 +98,11 @@ test('an internal call: both parties and supervisors on both instances see it in
   assert.equal(ended.call.status, done.status);
   assert.equal(ended.call.status, 'CALL_STATUS_COMPLETED');
   assert.equal(ended.call.hangup_cause, done.hangup_cause);
+  assert.deepEqual(ended.call.notes.map((x) => x.id), [note.id]); // the call after the change
+  // an internal call without transfers: visible to exactly its two parties
+  assert.equal(pg.psql(`SELECT count(*) FROM call_events WHERE call_id = '${call.id}'
+    AND visible_to <> (SELECT array_agg(u ORDER BY u) FROM unnest(ARRAY['${a.id}',
+    '${b.id}']::uuid[]) u)`), '0');
   const n = evs.find((e) => e.type === 'EVENT_TYPE_CALL_NOTE_ADDED');
   assert.equal(n.payload, 'note');
   assert.equal(n.note.id, note.id);

@@ -141,18 +141,95 @@ static void test_live_reconnect(void **state)
     assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL), CS_OK);
     assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
     PQclear(res);
-    /* killed inside a transaction: the rest of it fails, never runs in
-     * autocommit on a new connection */
+    /* killed between db_begin and the transaction's first statement (BEGIN
+     * goes out with that statement): nothing has run, the first statement
+     * reconnects by itself and the transaction goes on there */
     assert_int_equal(db_exec_stmt(c, DB_RETRY, &st, NULL, &res), CS_OK);
     snprintf(pid, sizeof pid, "%s", db_get_str(res, 0, 0));
     PQclear(res);
     assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &st, NULL, &res), CS_OK);
+    assert_string_not_equal(db_get_str(res, 0, 0), pid);
+    snprintf(pid, sizeof pid, "%s", db_get_str(res, 0, 0));
+    PQclear(res);
+    assert_true(db_in_transaction(c));
+    /* in a transaction begun before this statement (in autocommit both
+     * times are the statement's own) */
+    assert_int_equal(db_exec(c, 0, "SELECT now() < statement_timestamp()", 0, NULL, &res), CS_OK);
+    assert_true(db_get_bool(res, 0, 0));
+    PQclear(res);
+    assert_int_equal(db_commit(c), CS_OK);
+    /* killed inside a transaction: the rest of it fails, never runs in
+     * autocommit on a new connection */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &st, NULL, &res), CS_OK);
+    PQclear(res);
     assert_int_equal(db_exec(killer, 0, "SELECT pg_terminate_backend($1::int)", 1, p, NULL), CS_OK);
     assert_int_equal(db_exec(c, DB_RETRY, "SELECT 1", 0, NULL, NULL), CS_ERR_UNAVAILABLE);
     assert_int_equal(db_exec(c, DB_RETRY, "SELECT 1", 0, NULL, NULL), CS_ERR_UNAVAILABLE);
     db_rollback(c);
     assert_int_equal(db_ping(c), CS_OK);
     db_close(killer);
+    db_close(c);
+}
+
+static void test_live_transactions(void **state)
+{
+    /* BEGIN goes out with a transaction's first statement: check what a
+     * transaction does around that, with a statement prepared in the same
+     * round trip, one already prepared, and a first statement that fails. */
+    static const db_stmt ins = {"test_db_tx_ins", "INSERT INTO test_db_tx VALUES ($1::int)", 1};
+    static const db_stmt cnt = {"test_db_tx_cnt", "SELECT count(*) FROM test_db_tx", 0};
+    const char *one[] = {"1"}, *two[] = {"2"}, *bad[] = {"x"};
+    PGresult *res = NULL;
+    db_conn *c;
+    (void)state;
+    if (!live_url())
+        skip();
+    c = db_open(live_url());
+    assert_int_equal(db_exec_script(c, "DROP TABLE IF EXISTS test_db_tx;"
+                                       "CREATE TABLE test_db_tx (k int PRIMARY KEY)"),
+                     CS_OK);
+    /* nothing in it: commits */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_true(db_in_transaction(c));
+    assert_int_equal(db_commit(c), CS_OK);
+    assert_false(db_in_transaction(c));
+    /* first statement prepared on the way, rolled back: nothing stays */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &ins, one, NULL), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 1);
+    PQclear(res);
+    db_rollback(c);
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 0);
+    PQclear(res);
+    /* already prepared, returning rows, committed */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
+    assert_int_equal(PQntuples(res), 1);
+    assert_int_equal(db_get_ll(res, 0, 0), 0);
+    PQclear(res);
+    assert_int_equal(db_exec_stmt(c, 0, &ins, two, NULL), CS_OK);
+    assert_int_equal(db_commit(c), CS_OK);
+    /* a failing first statement: its error, the transaction is rolled back,
+     * the connection works on */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &ins, bad, &res), CS_ERR_INVALID);
+    assert_null(res);
+    assert_string_equal(db_sqlstate(c), "22P02");
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_ERR_INTERNAL); /* 25P02 */
+    db_rollback(c);
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &ins, two, NULL), CS_ERR_EXISTS);
+    assert_string_equal(db_constraint(c), "test_db_tx_pkey");
+    db_rollback(c);
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 1);
+    PQclear(res);
+    assert_int_equal(db_exec_script(c, "DROP TABLE test_db_tx"), CS_OK);
     db_close(c);
 }
 
@@ -177,9 +254,10 @@ static void test_live_migrate_twice(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sqlstate_map),   cmocka_unit_test(test_migration_files),
-        cmocka_unit_test(test_unreachable),    cmocka_unit_test(test_live_basics),
-        cmocka_unit_test(test_live_reconnect), cmocka_unit_test(test_live_migrate_twice),
+        cmocka_unit_test(test_sqlstate_map),       cmocka_unit_test(test_migration_files),
+        cmocka_unit_test(test_unreachable),        cmocka_unit_test(test_live_basics),
+        cmocka_unit_test(test_live_reconnect),     cmocka_unit_test(test_live_transactions),
+        cmocka_unit_test(test_live_migrate_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
