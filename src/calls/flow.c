@@ -66,6 +66,17 @@ typedef struct calls_ring {
     unsigned n;
 } calls_ring;
 
+/* The ARI clean-up of a call ended in the worker's open transaction: its
+ * legs to hang up, its bridge to destroy, the inbound route to forget. It
+ * runs once the transaction is over (calls__commit / calls__rollback), so
+ * that the events append lock, held until the commit, is never held across
+ * these requests. At most one call ends per transaction. Strings owned. */
+typedef struct calls_cleanup {
+    char *legs[3];
+    char *bridge;
+    char *route; /* an inbound caller's channel */
+} calls_cleanup;
+
 typedef struct calls_worker {
     calls_module *m;
     int index;
@@ -79,6 +90,7 @@ typedef struct calls_worker {
      * change nothing more need no transaction (see calls__event) */
     calls_ring ended; /* calls it ended */
     calls_ring up;    /* legs whose answer it handled, on calls still live */
+    calls_cleanup cleanup;
 } calls_worker;
 
 /* Inbound callers' channels (named by Asterisk) -> their call's id. A
@@ -353,13 +365,53 @@ static cs_err calls__advance(calls_worker *w, call_rec *r, call_input in, const 
     return calls__save_emit(w, r, type, actor);
 }
 
+/* Runs and clears the worker's pending clean-up (calls_cleanup). A strdup
+ * that failed left a NULL: that leg is left to its own hang-up. */
+static void calls__cleanup_run(calls_worker *w)
+{
+    calls_module *m = w->m;
+    calls_cleanup *k = &w->cleanup;
+    for (int i = 0; i < 3; i++)
+        calls__hangup_quiet(m, k->legs[i], NULL);
+    if (k->bridge) {
+        ari_error err;
+        cs_err e = ari_bridge_destroy(m->ari, k->bridge, &err);
+        if (e != CS_OK && e != CS_ERR_NOT_FOUND)
+            log_warn("calls: destroy bridge %s: %s", k->bridge, err.message);
+    }
+    if (k->route)
+        calls__route_del(m, k->route);
+    for (int i = 0; i < 3; i++)
+        free(k->legs[i]);
+    free(k->bridge);
+    free(k->route);
+    memset(k, 0, sizeof *k);
+}
+
+/* The end of a worker's transaction: commit (or roll back), then the
+ * clean-up of a call it ended. The clean-up runs either way: a call whose
+ * end did not commit sees its legs go and ends again from their
+ * ChannelDestroyed events, as when the hang-ups ran inside. */
+static cs_err calls__commit(calls_worker *w)
+{
+    cs_err rc = db_commit(w->db);
+    calls__cleanup_run(w);
+    return rc;
+}
+
+static void calls__rollback(calls_worker *w)
+{
+    db_rollback(w->db);
+    calls__cleanup_run(w);
+}
+
 /* Ends the call: status by `in` (a refused input falls back to a hangup,
- * then a failure), cause, event, then every leg still there is hung up and
- * the bridge destroyed. gone: a channel known to be gone already (or NULL). */
+ * then a failure), cause, event; every leg still there is hung up and the
+ * bridge destroyed once the transaction is over (calls_cleanup). gone: a
+ * channel known to be gone already (or NULL). */
 static cs_err calls__end(calls_worker *w, call_rec *r, call_input in, const char *cause,
                          const char *actor, const char *gone)
 {
-    calls_module *m = w->m;
     Callservice__V1__Call *c = r->call;
     const char *legs[3];
     call_status to;
@@ -379,17 +431,14 @@ static cs_err calls__end(calls_worker *w, call_rec *r, call_input in, const char
     legs[0] = c->caller_channel_id;
     legs[1] = c->callee_channel_id;
     legs[2] = r->pending_channel_id;
+    calls__cleanup_run(w); /* a transaction ends one call; never lose one */
     for (int i = 0; i < 3; i++)
         if (legs[i][0] && !(gone && strcmp(gone, legs[i]) == 0))
-            calls__hangup_quiet(m, legs[i], NULL);
-    if (c->bridge_id[0]) {
-        ari_error err;
-        cs_err e = ari_bridge_destroy(m->ari, c->bridge_id, &err);
-        if (e != CS_OK && e != CS_ERR_NOT_FOUND)
-            log_warn("calls: destroy bridge %s: %s", c->bridge_id, err.message);
-    }
+            w->cleanup.legs[i] = strdup(legs[i]);
+    if (c->bridge_id[0])
+        w->cleanup.bridge = strdup(c->bridge_id);
     if (c->direction == CALL_DIR(INBOUND))
-        calls__route_del(m, c->caller_channel_id);
+        w->cleanup.route = strdup(c->caller_channel_id);
     log_info("calls: call %s ended %s (%s)", c->id, call_status_name(c->status), c->hangup_cause);
     return CS_OK;
 }
@@ -705,9 +754,9 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
     if (rc == CS_OK)
         rc = calls__emit(w->db, r, EV(CALL_INITIATED), NULL);
     if (rc == CS_OK)
-        rc = db_commit(w->db);
+        rc = calls__commit(w);
     if (rc != CS_OK) {
-        db_rollback(w->db);
+        calls__rollback(w);
         if (rc != CS_ERR_EXISTS) /* EXISTS: another instance has it */
             log_error("calls: inbound call for %s not recorded: %s", ev->args[0], cs_err_name(rc));
         goto out;
@@ -733,9 +782,9 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
         rc = calls__end(w, r, CALL_IN_FAIL, "unavailable", NULL, NULL);
     }
     if (rc == CS_OK)
-        rc = db_commit(w->db);
+        rc = calls__commit(w);
     if (rc != CS_OK) {
-        db_rollback(w->db);
+        calls__rollback(w);
         log_error("calls: inbound call %s: %s", call_id, cs_err_name(rc));
     }
 out:
@@ -800,11 +849,11 @@ static void calls__event(calls_worker *w, calls_job *job)
         rc = calls__apply_event(w, r, ev, channel);
     }
     if (rc == CS_OK)
-        rc = db_commit(w->db);
+        rc = calls__commit(w);
     if (rc == CS_OK)
         calls__note(w, r, ev, leg, channel);
     if (rc != CS_OK) {
-        db_rollback(w->db);
+        calls__rollback(w);
         if (rc != CS_ERR_NOT_FOUND)
             log_error("calls: %s on %s for call %s: %s", ev->type_name, channel ? channel : "-",
                       job->key, cs_err_name(rc));
@@ -927,9 +976,9 @@ static cs_err calls__cmd_make(calls_worker *w, calls_cmd *cmd, call_rec **out)
     if (rc == CS_OK)
         rc = calls__emit(w->db, r, EV(CALL_INITIATED), me.id);
     if (rc == CS_OK)
-        rc = db_commit(w->db);
+        rc = calls__commit(w);
     if (rc != CS_OK) {
-        db_rollback(w->db);
+        calls__rollback(w);
         calls__hangup_quiet(m, chan, NULL);
         call_rec_free(r);
         if (rc == CS_ERR_EXISTS && cmd->request_id) /* a concurrent retry won */
@@ -949,9 +998,9 @@ static cs_err calls__cmd_make(calls_worker *w, calls_cmd *cmd, call_rec **out)
         if (rc == CS_OK)
             rc = calls__end(w, r, CALL_IN_FAIL, "unavailable", me.id, NULL);
         if (rc == CS_OK)
-            rc = db_commit(w->db);
+            rc = calls__commit(w);
         if (rc != CS_OK)
-            db_rollback(w->db);
+            calls__rollback(w);
         call_rec_free(r);
         return e;
     }
@@ -1093,11 +1142,11 @@ static void calls__command(calls_worker *w, calls_cmd *cmd)
         }
     }
     if (rc == CS_OK)
-        rc = db_commit(w->db);
+        rc = calls__commit(w);
     if (rc == CS_OK)
         calls__note(w, r, NULL, LEG_NONE, NULL);
     if (rc != CS_OK) {
-        db_rollback(w->db);
+        calls__rollback(w);
         if (cmd->rc == CS_OK)
             calls__cmd_fail(cmd, rc, db_public_error(rc));
     }
@@ -1164,9 +1213,9 @@ static void calls__reconcile(calls_worker *w)
             if (rc == CS_OK)
                 rc = calls__end(w, locked, CALL_IN_FAIL, "lost", NULL, NULL);
             if (rc == CS_OK)
-                rc = db_commit(w->db);
+                rc = calls__commit(w);
             if (rc != CS_OK)
-                db_rollback(w->db);
+                calls__rollback(w);
             else
                 lost++;
             call_rec_free(locked);
