@@ -847,53 +847,36 @@ cs_err calls_repo_add_note(db_conn *db, const char *call_id, const char *author_
     return rc;
 }
 
-static const db_stmt calls__user_stmt = {
-    "calls_user",
-    "SELECT u.id, u.name, coalesce(d.extension, '') FROM users u"
-    " LEFT JOIN sip_devices d ON d.user_id = u.id WHERE u.id = $1::uuid",
-    1};
 static const db_stmt calls__user_by_ext_stmt = {
     "calls_user_by_ext",
     "SELECT u.id, u.name, d.extension FROM sip_devices d JOIN users u ON u.id = d.user_id"
     " WHERE d.extension = $1",
     1};
 
-static cs_err calls__user(db_conn *db, const db_stmt *st, const char *key, calls_user *u)
+/* A user from three columns of row 0 (id, name, extension) from col on. */
+static void calls__user_from(const PGresult *res, int col, calls_user *u)
 {
-    const char *params[] = {key};
+    snprintf(u->id, sizeof u->id, "%s", db_get_str(res, 0, col));
+    snprintf(u->name, sizeof u->name, "%s", db_get_str(res, 0, col + 1));
+    snprintf(u->extension, sizeof u->extension, "%s", db_get_str(res, 0, col + 2));
+}
+
+cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_user *u)
+{
+    const char *params[] = {extension};
     PGresult *res = NULL;
-    cs_err rc = db_exec_stmt(db, DB_RETRY, st, params, &res);
+    cs_err rc = db_exec_stmt(db, DB_RETRY, &calls__user_by_ext_stmt, params, &res);
     memset(u, 0, sizeof *u);
-    if (rc != CS_OK)
-        goto out;
-    if (PQntuples(res) == 0) {
+    if (rc == CS_OK && PQntuples(res) == 0)
         rc = CS_ERR_NOT_FOUND;
-        goto out;
-    }
-    snprintf(u->id, sizeof u->id, "%s", db_get_str(res, 0, 0));
-    snprintf(u->name, sizeof u->name, "%s", db_get_str(res, 0, 1));
-    snprintf(u->extension, sizeof u->extension, "%s", db_get_str(res, 0, 2));
-out:
+    if (rc == CS_OK)
+        calls__user_from(res, 0, u);
     if (res)
         PQclear(res);
     return rc;
 }
 
-cs_err calls_repo_user(db_conn *db, const char *user_id, calls_user *u)
-{
-    if (!calls_is_uuid(user_id)) {
-        memset(u, 0, sizeof *u);
-        return CS_ERR_NOT_FOUND;
-    }
-    return calls__user(db, &calls__user_stmt, user_id, u);
-}
-
-cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_user *u)
-{
-    return calls__user(db, &calls__user_by_ext_stmt, extension, u);
-}
-
-/* calls__user_stmt and calls__user_by_ext_stmt in one round trip. */
+/* A user by id and a user by extension in one round trip. */
 static const db_stmt calls__user_and_ext_stmt = {
     "calls_user_and_ext",
     "SELECT u.id, u.name, coalesce(d.extension, ''), tu.id, tu.name, td.extension FROM users u"
@@ -921,14 +904,10 @@ cs_err calls_repo_user_and_extension(db_conn *db, const char *user_id, const cha
         rc = CS_ERR_NOT_FOUND;
         goto out;
     }
-    snprintf(u->id, sizeof u->id, "%s", db_get_str(res, 0, 0));
-    snprintf(u->name, sizeof u->name, "%s", db_get_str(res, 0, 1));
-    snprintf(u->extension, sizeof u->extension, "%s", db_get_str(res, 0, 2));
+    calls__user_from(res, 0, u);
     if (!PQgetisnull(res, 0, 3)) {
         *ext_found = true;
-        snprintf(ext_user->id, sizeof ext_user->id, "%s", db_get_str(res, 0, 3));
-        snprintf(ext_user->name, sizeof ext_user->name, "%s", db_get_str(res, 0, 4));
-        snprintf(ext_user->extension, sizeof ext_user->extension, "%s", db_get_str(res, 0, 5));
+        calls__user_from(res, 3, ext_user);
     }
 out:
     if (res)

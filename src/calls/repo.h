@@ -129,8 +129,6 @@ typedef struct calls_user {
     char name[128];
     char extension[16];
 } calls_user;
-cs_err calls_repo_user(db_conn *db, const char *user_id, calls_user *u)
-    __attribute__((warn_unused_result));
 cs_err calls_repo_user_by_extension(db_conn *db, const char *extension, calls_user *u)
     __attribute__((warn_unused_result));
 /* Both in one round trip: NOT_FOUND when user_id is not a user; otherwise
