@@ -44,7 +44,7 @@ stack_pg_start
 stack_sim_start
 stack_sim_control POST /_sim/endpoints/PJSIP "{\"mode\":\"answer\",\"answer_after_ms\":$ANSWER_MS}"
 stack_callsvc_start
-stack_log "callsvc WORKERS=${WORKERS:-0 (one per core)} CALLS_FLOW_WORKERS=${CALLS_FLOW_WORKERS:-4 (default)}"
+stack_log "callsvc WORKERS=${WORKERS:-0 (2 x cores)} CALLS_FLOW_WORKERS=${CALLS_FLOW_WORKERS:-4 (default)}"
 ADMIN_TOKEN="$(stack_mint_token "$(stack_psql "select id from users where email = '$ADMIN_EMAIL'")" \
     admin "$ADMIN_EMAIL")"
 

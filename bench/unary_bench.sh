@@ -38,7 +38,7 @@ else
     AUTH=(--token "$(stack_mint_token "$(stack_psql "select id from users where email = '$ADMIN_EMAIL'")" \
         admin "$ADMIN_EMAIL")")
 fi
-stack_log "callsvc WORKERS=${WORKERS:-0 (one per core)}, RSS $(stack_mem_kb "$CALLSVC_PID" VmRSS) kB idle"
+stack_log "callsvc WORKERS=${WORKERS:-0 (2 x cores)}, RSS $(stack_mem_kb "$CALLSVC_PID" VmRSS) kB idle"
 
 echo "| callers | channels | calls/s | p50 ms | p90 ms | p99 ms | max ms | errors | RSS MB | VmHWM MB | CPU µs/call callsvc | postgres | client | load avg before |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"

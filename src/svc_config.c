@@ -25,7 +25,7 @@ static const cfg_entry svc__table[] = {
      "token lifetime in seconds"},
     {"GRPC_ADDR", CFG_STR, F(grpc_addr), "127.0.0.1:50051", 0, 0, "gRPC listen address host:port"},
     {"WORKERS", CFG_INT, F(workers), "0", 0, 256,
-     "worker threads, each with its own database connection (0: one per core, at least 2)"},
+     "worker threads, each with its own database connection (0: 2 x cores)"},
     {"ADMIN_EMAIL", CFG_STR, F(admin_email), "admin@example.com", 0, 0,
      "first admin created by `callsvc seed`"},
     {"ADMIN_PASSWORD", CFG_STR, F(admin_password), "admin123", 0, 0,
@@ -117,10 +117,7 @@ int svc_config_load(svc_config *cfg, const char *(*lookup)(const char *), char *
     }
     if (cfg->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        /* One per core: the hot paths (GetProfile, every token check) are
-         * answered from memory now, so more threads than cores only add
-         * context switches (docs/BENCHMARKS.md section 1). */
-        cfg->workers = (int)(n > 128 ? 128 : n < 2 ? 2 : n);
+        cfg->workers = (int)(n > 0 ? (n > 64 ? 128 : 2 * n) : 2);
     }
     rc = 0;
 out:

@@ -16,7 +16,7 @@ typedef struct svc_config {
     char *jwt_secret;
     int jwt_expires_in;
     char *grpc_addr;
-    int workers; /* 0 in the table means "one per core", resolved by svc_config_load */
+    int workers; /* 0 in the table means "2 x cores", resolved by svc_config_load */
     char *admin_email;
     char *admin_password;
     int extension_min;
