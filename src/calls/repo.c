@@ -67,6 +67,14 @@ enum {
     COL_OWNER,
 };
 
+/* CALLS__COLS, then whether the call may have transfers or notes
+ * (calls.has_children, 0005_calls_children.sql: set by triggers in the
+ * transaction that adds the first one, never cleared; most calls have
+ * neither and cost no look-up), then, for the history pages only, the total
+ * their count statement would give. */
+#define CALLS__COLS_CHILDREN CALLS__COLS ", c.has_children"
+enum { COL_HAS_CHILDREN = COL_OWNER + 1, COL_LIST_TOTAL };
+
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
 
@@ -436,7 +444,7 @@ out:
 cs_err calls_repo_load_children(db_conn *db, call_rec *r)
 {
     cs_err rc = CS_OK;
-    if (r->children_known && !r->has_transfers && !r->has_notes)
+    if (r->children_known && !r->has_children)
         calls__clear_children(r->call);
     else
         rc = calls__load_children(db, &r->call, 1);
@@ -598,12 +606,8 @@ static const db_stmt calls__save_stmt = {
     " ended_at = CASE WHEN $2 IN ('completed', 'busy', 'no_answer', 'failed', 'canceled')"
     " THEN coalesce(c.ended_at, clock_timestamp()) ELSE c.ended_at END,"
     " version = c.version + 1"
-    " WHERE c.id = $1::uuid RETURNING " CALLS__COLS ","
-    " EXISTS (SELECT 1 FROM call_transfers t WHERE t.call_id = c.id),"
-    " EXISTS (SELECT 1 FROM call_notes n WHERE n.call_id = c.id)",
+    " WHERE c.id = $1::uuid RETURNING " CALLS__COLS_CHILDREN,
     18};
-/* calls__save_stmt's columns after CALLS__COLS. */
-enum { COL_SAVE_HAS_TRANSFERS = COL_OWNER + 1, COL_SAVE_HAS_NOTES };
 
 cs_err calls_repo_save(db_conn *db, call_rec *r)
 {
@@ -646,9 +650,8 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
         rc = calls__fill_rec(r, res, 0);
     /* the row is locked by this transaction since before the statement
      * began, so no other transaction adds a transfer or note now (both are
-     * added under the lock) and the statement saw every earlier one */
-    r->has_transfers = db_get_bool(res, 0, COL_SAVE_HAS_TRANSFERS);
-    r->has_notes = db_get_bool(res, 0, COL_SAVE_HAS_NOTES);
+     * added under the lock) and the flag covers every earlier one */
+    r->has_children = db_get_bool(res, 0, COL_HAS_CHILDREN);
     r->children_known = true;
 out:
     if (res)
@@ -743,7 +746,7 @@ cs_err calls_repo_parties_of(db_conn *db, const call_rec *r, char ***ids, size_t
     char **v = NULL;
     size_t k = 0;
     cs_err rc = CS_OK;
-    if (!r->children_known || r->has_transfers)
+    if (!r->children_known || r->has_children)
         return calls_repo_parties(db, r->call->id, ids, n);
     *ids = NULL;
     *n = 0;
@@ -924,14 +927,9 @@ out:
     " AND ($2::text IS NULL OR c.status = $2) AND ($3::text IS NULL OR c.direction = $3)"          \
     " AND ($4::int8 IS NULL OR " at " >= " TS(4) ") AND ($5::int8 IS NULL OR " at " <= " TS(5) ")"
 
-/* The list statements' columns: CALLS__COLS, then whether the call may have
- * transfers or notes (calls.has_children, 0005_calls_children.sql: most
- * calls have neither, and cost no look-up), then, for the history pages,
- * the total their count statement would give (one round trip instead of
- * two; the count statement runs only when the page is empty). */
-#define CALLS__LIST_COLS CALLS__COLS ", c.has_children"
-enum { COL_LIST_CHILDREN = COL_OWNER + 1, COL_LIST_TOTAL };
-
+/* The list statements return CALLS__COLS_CHILDREN; the history pages also
+ * their total (one round trip instead of two; the count statement runs only
+ * when the page is empty). */
 #define CALLS__COUNT_USER                                                                          \
     "SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id"                         \
     " WHERE p.user_id = $1::uuid" CALLS__FILTERS("p.created_at")
@@ -944,7 +942,7 @@ enum { COL_LIST_CHILDREN = COL_OWNER + 1, COL_LIST_TOTAL };
 
 static const db_stmt calls__hist_user_stmt = {
     "calls_hist_user",
-    "SELECT " CALLS__LIST_COLS ", (" CALLS__COUNT_USER ")"
+    "SELECT " CALLS__COLS_CHILDREN ", (" CALLS__COUNT_USER ")"
     " FROM call_parties p JOIN calls c ON c.id = p.call_id"
     " WHERE p.user_id = $1::uuid" CALLS__FILTERS("p.created_at") " AND ($6::int8 IS NULL OR "
                                                                  "(p.created_at, p.call_id) < (" TS(
@@ -956,7 +954,7 @@ static const db_stmt calls__hist_user_stmt = {
     9};
 static const db_stmt calls__hist_all_stmt = {
     "calls_hist_all",
-    "SELECT " CALLS__LIST_COLS ", (" CALLS__COUNT_ALL ") FROM calls c"
+    "SELECT " CALLS__COLS_CHILDREN ", (" CALLS__COUNT_ALL ") FROM calls c"
     " WHERE $1::uuid IS NULL" CALLS__FILTERS(
         "c.created_at") " AND ($6::int8 IS NULL OR (c.created_at, c.id) < "
                         "(" TS(6) ", $7::uuid))"
@@ -972,14 +970,14 @@ static const db_stmt calls__count_all_stmt = {"calls_count_all", CALLS__COUNT_AL
  * 0.06 ms for one user's page, measured with the gateway benchmark). */
 static const db_stmt calls__hist_user_plain_stmt = {
     "calls_hist_user_plain",
-    "SELECT " CALLS__LIST_COLS ", (" CALLS__COUNT_USER_PLAIN ")"
+    "SELECT " CALLS__COLS_CHILDREN ", (" CALLS__COUNT_USER_PLAIN ")"
     " FROM call_parties p JOIN calls c ON c.id = p.call_id"
     " WHERE p.user_id = $1::uuid ORDER BY p.created_at DESC, p.call_id DESC"
     " LIMIT $2::int8 OFFSET $3::int8",
     3};
 static const db_stmt calls__hist_all_plain_stmt = {
     "calls_hist_all_plain",
-    "SELECT " CALLS__LIST_COLS ", (" CALLS__COUNT_ALL_PLAIN ") FROM calls c"
+    "SELECT " CALLS__COLS_CHILDREN ", (" CALLS__COUNT_ALL_PLAIN ") FROM calls c"
     " ORDER BY c.created_at DESC, c.id DESC LIMIT $1::int8 OFFSET $2::int8",
     2};
 static const db_stmt calls__count_user_plain_stmt = {"calls_count_user_plain",
@@ -997,7 +995,7 @@ static const struct {
      {&calls__count_user_plain_stmt, &calls__hist_user_plain_stmt}},
 };
 
-/* Turns every row of a list statement (CALLS__LIST_COLS) into a Call and
+/* Turns every row of a list statement (CALLS__COLS_CHILDREN) into a Call and
  * loads the transfers and notes of those that have any. */
 static cs_err calls__rows(db_conn *db, const PGresult *res, int max, Callservice__V1__Call ***out,
                           size_t *n)
@@ -1020,7 +1018,7 @@ static cs_err calls__rows(db_conn *db, const PGresult *res, int max, Callservice
             rc = CS_ERR_INTERNAL;
             goto out;
         }
-        if (db_get_bool(res, (int)k, COL_LIST_CHILDREN))
+        if (db_get_bool(res, (int)k, COL_HAS_CHILDREN))
             kids[n_kids++] = v[k];
     }
     rc = calls__load_children(db, kids, n_kids);
@@ -1100,7 +1098,7 @@ out:
 /* Everyone's live calls, or one user's: two statements rather than a
  * "($1 IS NULL OR ...)" that the generic plan cannot use an index for. */
 #define CALLS__ACTIVE(cond)                                                                        \
-    "SELECT " CALLS__LIST_COLS " FROM calls c WHERE c.ended_at IS NULL" cond                       \
+    "SELECT " CALLS__COLS_CHILDREN " FROM calls c WHERE c.ended_at IS NULL" cond                   \
     " ORDER BY c.created_at DESC, c.id DESC LIMIT 1000"
 static const db_stmt calls__active_stmt = {"calls_active", CALLS__ACTIVE(""), 0};
 static const db_stmt calls__active_user_stmt = {

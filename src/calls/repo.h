@@ -35,11 +35,12 @@ typedef struct call_rec {
     bool children_loaded;     /* calls_repo_load_children filled call's transfers and notes */
     /* Set by calls_repo_insert and calls_repo_save, which run with the row
      * locked (a new row, or one this transaction holds FOR UPDATE): whether
-     * the call has transfers / notes, exact until the transaction ends as
-     * both are only added under the row lock. calls_repo_load_children and
-     * calls_repo_parties_of skip the reads these make unnecessary. */
+     * the call may have transfers or notes (calls.has_children), exact
+     * until the transaction ends as both are only added under the row lock.
+     * calls_repo_load_children and calls_repo_parties_of skip their reads
+     * for a call that has neither. */
     bool children_known;
-    bool has_transfers, has_notes;
+    bool has_children;
 } call_rec;
 
 void call_rec_free(call_rec *r);
@@ -96,7 +97,7 @@ cs_err calls_repo_parties(db_conn *db, const char *call_id, char ***ids, size_t 
     __attribute__((warn_unused_result));
 void calls_repo_free_ids(char **ids, size_t n);
 /* The same for r, from r itself when that is exact: a call without
- * transfers (children_known) has as parties the users it was inserted with,
+ * transfers or notes (children_known) has as parties the users it was inserted with,
  * who are still its caller and callee (only a transfer changes those, and it
  * adds a transfer and the target as a party); otherwise from the table. */
 cs_err calls_repo_parties_of(db_conn *db, const call_rec *r, char ***ids, size_t *n)
