@@ -43,11 +43,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "callservice/v1/calls.pb-c.h"
 #include "callservice/v1/events.pb-c.h"
 #include "callservice/v1/users.pb-c.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "pbjson.h"
 #include "socketio/sio.h"
@@ -152,9 +152,7 @@ struct sa_app {
 
 static uint64_t sa__now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)cs_mono_ms();
 }
 
 /* Sets *at to now + delay_ms and tells the tick to look then. */

@@ -24,7 +24,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 enum { ST_OPEN, ST_CLOSING, ST_CLOSED };
 enum { TR_POLLING, TR_WS };
@@ -107,10 +108,8 @@ const char *eio_error_message(int code)
 
 static uint64_t eio__mono_ms(void *ctx)
 {
-    struct timespec ts;
     (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)cs_mono_ms();
 }
 
 uint64_t eio_server_now(const eio_server *srv)

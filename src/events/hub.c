@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "callservice/v1/calls.pb-c.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "events/internal.h"
 #include "rpc/rpc.h"
@@ -101,14 +102,6 @@ struct events_hub {
     pthread_t listener, replayer;
     atomic_int stop;
 };
-
-static int64_t hub__now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void hub__wake(events_hub *hub)
 {
@@ -179,7 +172,7 @@ static void sub__cut(events_sub *s, cs_err e, const char *why)
     char msg[160];
 
     s->state = SUB_DONE;
-    s->cut_ms = hub__now_ms();
+    s->cut_ms = cs_mono_ms();
     if (atomic_load(&s->closed))
         return;
     if (e == CS_ERR_RESOURCE)
@@ -195,7 +188,7 @@ static void sub__cut(events_sub *s, cs_err e, const char *why)
  * within the grace period: dropped at once (hub->mu held). */
 static void hub__abort_stuck(events_hub *hub)
 {
-    int64_t now = hub__now_ms();
+    int64_t now = cs_mono_ms();
     events_sub *s;
 
     for (s = hub->subs; s != NULL; s = s->next) {
@@ -258,7 +251,7 @@ cs_err events_hub_subscribe(struct events_hub *hub, struct rpc_stream *stream,
     s->stream = stream;
     s->filter = *f;
     s->after_seq = after_seq;
-    s->progress_ms = hub__now_ms();
+    s->progress_ms = cs_mono_ms();
     atomic_init(&s->refs, 1);
     atomic_init(&s->closed, 0);
     if (after_seq == 0) {
@@ -516,11 +509,11 @@ static void *hub__listener_main(void *arg)
                 hub__notified(hub, nt, &need);
                 PQfreemem(nt);
             }
-            if (hub__now_ms() >= next_poll)
+            if (cs_mono_ms() >= next_poll)
                 need = 1;
         }
         if (need) {
-            next_poll = hub__now_ms() + 1000;
+            next_poll = cs_mono_ms() + 1000;
             pthread_mutex_lock(&hub->mu);
             hub__abort_stuck(hub);
             pthread_mutex_unlock(&hub->mu);
@@ -764,7 +757,7 @@ static step_result hub__replay_step(events_hub *hub, db_conn *db, events_sub *s)
             return STEP_BLOCKED;
         if (rc != CS_OK)
             return STEP_FAILED;
-        s->progress_ms = hub__now_ms();
+        s->progress_ms = cs_mono_ms();
     }
     if (!s->filter.sees_all)
         hub__uuid_param(s->filter.user_id, ub, &params[2]);
@@ -800,7 +793,7 @@ static step_result hub__replay_step(events_hub *hub, db_conn *db, events_sub *s)
                 }
             }
             s->through = seq;
-            s->progress_ms = hub__now_ms();
+            s->progress_ms = cs_mono_ms();
         }
         PQclear(res);
         res = NULL;
@@ -808,7 +801,7 @@ static step_result hub__replay_step(events_hub *hub, db_conn *db, events_sub *s)
             break;
         if (n < EVENTS_PAGE) {
             s->through = target;
-            s->progress_ms = hub__now_ms();
+            s->progress_ms = cs_mono_ms();
         }
     }
     return out;
@@ -818,7 +811,7 @@ static void *hub__replayer_main(void *arg)
 {
     events_hub *hub = arg;
     db_conn *db = db_open(hub->db_url);
-    int64_t next_prune = hub__now_ms() + 1000;
+    int64_t next_prune = cs_mono_ms() + 1000;
 
     while (!atomic_load(&hub->stop)) {
         events_sub *work[64];
@@ -826,9 +819,9 @@ static void *hub__replayer_main(void *arg)
         int busy = 0, failed = 0;
         events_sub *s;
 
-        if (hub__now_ms() >= next_prune) {
+        if (cs_mono_ms() >= next_prune) {
             hub__prune(hub, db);
-            next_prune = hub__now_ms() + (int64_t)hub->cfg.prune_interval_s * 1000;
+            next_prune = cs_mono_ms() + (int64_t)hub->cfg.prune_interval_s * 1000;
         }
         pthread_mutex_lock(&hub->mu);
         hub->replay_kick = 0;
@@ -863,7 +856,7 @@ static void *hub__replayer_main(void *arg)
             if (r == STEP_FAILED)
                 failed = 1;
             if ((r == STEP_BLOCKED || r == STEP_FAILED) &&
-                hub__now_ms() - work[i]->progress_ms > (int64_t)hub->cfg.stall_s * 1000) {
+                cs_mono_ms() - work[i]->progress_ms > (int64_t)hub->cfg.stall_s * 1000) {
                 pthread_mutex_lock(&hub->mu);
                 if (work[i]->state == SUB_REPLAY)
                     sub__cut(work[i], r == STEP_FAILED ? CS_ERR_UNAVAILABLE : CS_ERR_RESOURCE,

@@ -7,7 +7,6 @@
 
 #include <ctype.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/kvcache.h"
 
@@ -17,14 +16,6 @@ struct ucache {
     kvcache *kv;
     int64_t ttl_ms;
 };
-
-int64_t ucache_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "s:" or "p:" and the id in lower case (a uuid may be written either
  * way). 0, or -1 when the id is too long to be one. */

@@ -63,7 +63,4 @@ void ucache_invalidate(ucache *c, const char *user_id);
 void ucache_on_notify(void *arg, const char *payload);
 void ucache_on_link(void *arg, int up);
 
-/* Monotonic milliseconds, the clock the handlers pass as now_ms. */
-int64_t ucache_now_ms(void);
-
 #endif

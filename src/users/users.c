@@ -17,6 +17,7 @@
 
 #include "auth/password.h"
 #include "callservice/v1/users.pb-c.h"
+#include "common/clock.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "users/cache.h"
 #include "validate.h"
@@ -41,7 +42,7 @@ static cs_err users__answer_user(rpc_ctx *ctx, const char *id, int with_secret,
                                  ProtobufCMessage **resp)
 {
     svc_app *app = svc_app_of(ctx);
-    int64_t now = ucache_now_ms();
+    int64_t now = cs_mono_ms();
     Callservice__V1__User *u = ucache_get(app->users_cache, id, with_secret, now);
     uint64_t gen;
     cs_err rc;
