@@ -45,7 +45,8 @@ uint64_t ucache_generation(ucache *c);
 
 /* A copy of user_id's entry (with or without the SIP secret), or NULL
  * (miss, expired, off, out of memory). Free the result with
- * protobuf_c_message_free_unpacked. */
+ * protobuf_c_message_free_unpacked. now_ms here and in ucache_put:
+ * cs_mono_ms() (common/clock.h). */
 Callservice__V1__User *ucache_get(ucache *c, const char *user_id, int with_secret, int64_t now_ms);
 
 /* Stores a copy of u (loaded at generation gen) for user_id; dropped if the

@@ -84,7 +84,7 @@ static void test_failures_not_cached(void **state)
 
 static void test_distinct_tokens(void **state)
 {
-    kvcache *c = kvc_new(4); /* one set: the fifth token evicts the first */
+    kvcache *c = kvc_new(4); /* one set of four: the fifth token evicts the first */
     char hdr[6][1024], msg[128], user[16];
     auth_identity id;
     (void)state;
@@ -93,6 +93,12 @@ static void test_distinct_tokens(void **state)
         bearer(hdr[i], sizeof hdr[i], user, i % 2 ? AUTH_ROLE_ADMIN : AUTH_ROLE_AGENT);
         assert_int_equal(tokcache_identify(c, &K, hdr[i], NOW, &id, msg, sizeof msg), CS_OK);
     }
+    /* the last four are served from the cache (the other key would refuse
+     * them); the first two were evicted and are verified again */
+    assert_int_equal(tokcache_identify(c, &K_OTHER, hdr[5], NOW, &id, msg, sizeof msg), CS_OK);
+    assert_int_equal(tokcache_identify(c, &K_OTHER, hdr[2], NOW, &id, msg, sizeof msg), CS_OK);
+    assert_int_equal(tokcache_identify(c, &K_OTHER, hdr[0], NOW, &id, msg, sizeof msg),
+                     CS_ERR_UNAUTHENTICATED);
     for (int i = 5; i >= 0; i--) {
         snprintf(user, sizeof user, "u-%d", i);
         assert_int_equal(tokcache_identify(c, &K, hdr[i], NOW, &id, msg, sizeof msg), CS_OK);
