@@ -686,14 +686,17 @@ test('callsvc restarted under the gateways: sockets stay connected and lose no e
   await rest(gwA, 'PUT', '/api/users/status', { token: a.token, body: { status: 'away' } });
   await waitFor(() => sa.named('user_status_changed').length >= 1, { what: 'a first event' });
   await svc.restart();
-  // right away, while the gateways' streams are still re-opening
-  await waitFor(async () => {
+  // Right away, while the gateways' streams are still re-opening. Each
+  // gateway reconnects on its own schedule (a 503 until then, when the
+  // request never reached callsvc), so each one is waited for.
+  const setWhenBack = (gw, status) => waitFor(async () => {
     try {
-      await rest(gwA, 'PUT', '/api/users/status', { token: a.token, body: { status: 'busy' } });
+      await rest(gw, 'PUT', '/api/users/status', { token: a.token, body: { status } });
       return true;
     } catch { return false; }
-  }, { timeoutMs: 20000, what: 'the REST API to work again' });
-  await rest(gwB, 'PUT', '/api/users/status', { token: a.token, body: { status: 'available' } });
+  }, { timeoutMs: 20000, what: `the REST API of ${gw.url} to work again` });
+  await setWhenBack(gwA, 'busy');
+  await setWhenBack(gwB, 'available');
   const truth = () => truthFor(a.id, head);
   for (const x of [sa, ss]) {
     await waitFor(() => x.named('user_status_changed').filter((e) => e.args[0].userId === a.id &&
