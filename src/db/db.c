@@ -14,6 +14,14 @@
  * run until then, so a connection found broken by that first statement is
  * retried once on a new one, as a broken BEGIN was: the server rolls back
  * whatever it had received of an unfinished transaction.
+ *
+ * Why statements can be deferred: an event append is the last statement of
+ * a call-flow transaction and nobody reads its result, yet it took a round
+ * trip of its own before COMMIT took another, and it holds the events
+ * append lock (events.c) across both. A deferred statement goes out in the
+ * same pipeline as whatever is sent next (usually COMMIT): one round trip
+ * less, and the lock is held only while the server runs the append and the
+ * commit, not while the answer travels back and the client wakes up.
  */
 #include "db.h"
 
@@ -24,6 +32,26 @@
 #include "common/log.h"
 
 #define DB_MAX_PREPARED 64
+#define DB_MAX_DEFERRED 4
+#define DB_MAX_PARAMS   32
+/* BEGIN, the deferred statements and the statement that sends them */
+#define DB_MAX_ITEMS (DB_MAX_DEFERRED + 2)
+
+/* A deferred statement: its parameters copied into buf (NULL stays NULL). */
+typedef struct db__deferred {
+    const db_stmt *st;
+    char *buf;
+    const char *params[DB_MAX_PARAMS];
+} db__deferred;
+
+/* One statement of a round trip: a prepared one (st) or sql with n
+ * parameters. */
+typedef struct db__item {
+    const db_stmt *st;
+    const char *sql;
+    int n;
+    const char *const *params;
+} db__item;
 
 struct db_conn {
     char *url;
@@ -32,6 +60,8 @@ struct db_conn {
     int begin_pending; /* db_begin done; BEGIN goes out with the next statement */
     const db_stmt *prepared[DB_MAX_PREPARED];
     int n_prepared;
+    db__deferred deferred[DB_MAX_DEFERRED]; /* db_exec_stmt_deferred, in order */
+    int n_deferred;
     char errmsg[256];
     char sqlstate[6];
     char constraint[64];
@@ -251,27 +281,55 @@ static PGresult *db__pipeline_result(PGconn *pg)
     return r;
 }
 
-/* One attempt of a transaction's first statement: connect if needed, then
- * BEGIN, the PREPARE of st if this connection lacks it and the statement,
- * pipelined, with one sync. The first failure is the result. */
-static cs_err db__run_once_begin(db_conn *c, const db_stmt *st, const char *sql, int n,
-                                 const char *const *params, PGresult **res)
+/* Whether item i of a pipeline sends the PREPARE of its statement: not yet
+ * prepared on this connection nor by an earlier item, and room left. */
+static int db__item_prepares(const db_conn *c, const db__item *it, int i)
+{
+    int earlier = 0;
+    if (!it[i].st || db__is_prepared(c, it[i].st))
+        return 0;
+    for (int j = 0; j < i; j++) {
+        if (it[j].st == it[i].st)
+            return 0;
+        earlier += db__item_prepares(c, it, j);
+    }
+    return c->n_prepared + earlier < DB_MAX_PREPARED;
+}
+
+/* Sends item i (after its PREPARE when it needs one). */
+static int db__item_send(db_conn *c, const db__item *it, int i, int prepare)
+{
+    const db__item *x = &it[i];
+    int by_name = prepare || (x->st && db__is_prepared(c, x->st));
+    for (int j = 0; x->st && !by_name && j < i; j++)
+        by_name = it[j].st == x->st && db__item_prepares(c, it, j);
+    if (prepare && !PQsendPrepare(c->pg, x->st->name, x->st->sql, x->st->nparams, NULL))
+        return 0;
+    if (by_name)
+        return PQsendQueryPrepared(c->pg, x->st->name, x->st->nparams, x->params, NULL, NULL, 0);
+    if (x->st)
+        return PQsendQueryParams(c->pg, x->st->sql, x->st->nparams, NULL, x->params, NULL, NULL, 0);
+    return PQsendQueryParams(c->pg, x->sql, x->n, NULL, x->params, NULL, NULL, 0);
+}
+
+/* One attempt of several statements in one round trip: connect if needed,
+ * then each item (with the PREPARE of its statement if this connection
+ * lacks it) in libpq's pipeline mode, with one sync. The first failure is
+ * the result; on success *res (if not NULL) is the last item's result. */
+static cs_err db__run_pipeline(db_conn *c, const db__item *it, int n_items, PGresult **res)
 {
     PGresult *r = NULL, *out = NULL;
-    int prepare, ok, nq, prepared_ok = 0;
+    int prepares[DB_MAX_ITEMS], prepared_ok[DB_MAX_ITEMS];
+    int ok;
     cs_err rc = db__connect(c);
     if (rc != CS_OK)
         goto out;
-    prepare = st && !db__is_prepared(c, st) && c->n_prepared < DB_MAX_PREPARED;
-    ok = PQenterPipelineMode(c->pg) &&
-         PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
-         (!prepare || PQsendPrepare(c->pg, st->name, st->sql, st->nparams, NULL));
-    if (ok && st && (prepare || db__is_prepared(c, st)))
-        ok = PQsendQueryPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
-    else if (ok && st)
-        ok = PQsendQueryParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
-    else if (ok)
-        ok = PQsendQueryParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    ok = PQenterPipelineMode(c->pg);
+    for (int i = 0; i < n_items; i++) {
+        prepares[i] = db__item_prepares(c, it, i);
+        prepared_ok[i] = 0;
+        ok = ok && db__item_send(c, it, i, prepares[i]);
+    }
     if (ok)
         ok = PQpipelineSync(c->pg);
     if (!ok) {
@@ -281,33 +339,34 @@ static cs_err db__run_once_begin(db_conn *c, const db_stmt *st, const char *sql,
         rc = CS_ERR_UNAVAILABLE;
         goto out;
     }
-    nq = prepare ? 3 : 2;
-    for (int i = 0; i < nq; i++) {
-        ExecStatusType status;
-        r = db__pipeline_result(c->pg);
-        if (!r) {
-            if (rc == CS_OK)
-                (void)db__fail(c, NULL);
-            db__drop(c);
-            rc = CS_ERR_UNAVAILABLE;
-            goto out;
-        }
-        status = PQresultStatus(r);
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            /* PGRES_PIPELINE_ABORTED: an earlier query failed already */
-            if (rc == CS_OK)
-                rc = db__fail(c, r);
-            if (!c->pg)
+    for (int i = 0; i < n_items; i++) {
+        for (int step = prepares[i] ? 0 : 1; step < 2; step++) {
+            ExecStatusType status;
+            r = db__pipeline_result(c->pg);
+            if (!r) {
+                if (rc == CS_OK)
+                    (void)db__fail(c, NULL);
+                db__drop(c);
+                rc = CS_ERR_UNAVAILABLE;
                 goto out;
-        } else if (prepare && i == 1) {
-            prepared_ok = 1;
-        } else if (i == nq - 1) {
-            out = r;
+            }
+            status = PQresultStatus(r);
+            if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+                /* PGRES_PIPELINE_ABORTED: an earlier query failed already */
+                if (rc == CS_OK)
+                    rc = db__fail(c, r);
+                if (!c->pg)
+                    goto out;
+            } else if (step == 0) {
+                prepared_ok[i] = 1;
+            } else if (i == n_items - 1) {
+                out = r;
+                r = NULL;
+            }
+            if (r)
+                PQclear(r);
             r = NULL;
         }
-        if (r)
-            PQclear(r);
-        r = NULL;
     }
     r = PQgetResult(c->pg);
     if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(c->pg)) {
@@ -317,8 +376,9 @@ static cs_err db__run_once_begin(db_conn *c, const db_stmt *st, const char *sql,
         rc = CS_ERR_UNAVAILABLE;
         goto out;
     }
-    if (prepared_ok)
-        c->prepared[c->n_prepared++] = st;
+    for (int i = 0; i < n_items; i++)
+        if (prepared_ok[i])
+            c->prepared[c->n_prepared++] = it[i].st;
     if (rc == CS_OK && res) {
         *res = out;
         out = NULL;
@@ -331,8 +391,32 @@ out:
     return rc;
 }
 
-static cs_err db__run(db_conn *c, int flags, const db_stmt *st, const char *sql, int n,
-                      const char *const *params, PGresult **res)
+static void db__deferred_clear(db_conn *c)
+{
+    for (int i = 0; i < c->n_deferred; i++)
+        free(c->deferred[i].buf);
+    c->n_deferred = 0;
+}
+
+/* Runs what is due, one attempt: the pending BEGIN, the deferred
+ * statements and then cur (NULL: none), in one round trip. */
+static cs_err db__run_due(db_conn *c, const db__item *cur, PGresult **res)
+{
+    db__item it[DB_MAX_ITEMS];
+    int n = 0;
+    if (c->begin_pending)
+        it[n++] = (db__item){NULL, "BEGIN", 0, NULL};
+    for (int i = 0; i < c->n_deferred; i++)
+        it[n++] = (db__item){c->deferred[i].st, NULL, c->deferred[i].st->nparams,
+                             (const char *const *)c->deferred[i].params};
+    if (cur)
+        it[n++] = *cur;
+    if (n == 1 && cur)
+        return db__run_once(c, cur->st, cur->sql, cur->n, cur->params, res);
+    return db__run_pipeline(c, it, n, res);
+}
+
+static cs_err db__run(db_conn *c, int flags, const db__item *cur, PGresult **res)
 {
     int had_conn = c->pg != NULL;
     int in_tx = c->in_tx;
@@ -345,37 +429,73 @@ static cs_err db__run(db_conn *c, int flags, const db_stmt *st, const char *sql,
         /* The connection broke inside a transaction: never carry on with
          * the rest of it in autocommit on a new connection. */
         snprintf(c->errmsg, sizeof c->errmsg, "connection lost inside a transaction");
+        db__deferred_clear(c);
         return CS_ERR_UNAVAILABLE;
     }
-    c->begin_pending = 0;
-    if (begin)
-        rc = db__run_once_begin(c, st, sql, n, params, res);
-    else
-        rc = db__run_once(c, st, sql, n, params, res);
+    rc = db__run_due(c, cur, res);
     /* A connection that was fine when last used but is broken now (the
      * server restarted): one more try on a fresh one, when that is safe
      * (nothing of a transaction has run before this statement). */
     if (rc == CS_ERR_UNAVAILABLE && had_conn && !c->pg &&
         (begin || (!in_tx && (flags & DB_RETRY)))) {
         db__clear_error(c);
-        if (begin)
-            rc = db__run_once_begin(c, st, sql, n, params, res);
-        else
-            rc = db__run_once(c, st, sql, n, params, res);
+        rc = db__run_due(c, cur, res);
     }
+    c->begin_pending = 0;
+    db__deferred_clear(c);
     return rc;
 }
 
 cs_err db_exec(db_conn *c, int flags, const char *sql, int n, const char *const *params,
                PGresult **res)
 {
-    return db__run(c, flags, NULL, sql, n, params, res);
+    db__item it = {NULL, sql, n, params};
+    return db__run(c, flags, &it, res);
 }
 
 cs_err db_exec_stmt(db_conn *c, int flags, const db_stmt *st, const char *const *params,
                     PGresult **res)
 {
-    return db__run(c, flags, st, NULL, st->nparams, params, res);
+    db__item it = {st, NULL, st->nparams, params};
+    return db__run(c, flags, &it, res);
+}
+
+cs_err db_exec_stmt_deferred(db_conn *c, const db_stmt *st, const char *const *params)
+{
+    db__deferred *d;
+    size_t len = 0;
+    char *p;
+    cs_err rc = CS_OK;
+    db__clear_error(c);
+    if (!c->in_tx || st->nparams > DB_MAX_PARAMS) {
+        snprintf(c->errmsg, sizeof c->errmsg, "deferred statement %s outside a transaction",
+                 st->name);
+        rc = CS_ERR_INTERNAL;
+        goto out;
+    }
+    if (c->n_deferred == DB_MAX_DEFERRED) {
+        rc = db__run(c, 0, NULL, NULL); /* the queue is full: send it now */
+        if (rc != CS_OK)
+            goto out;
+    }
+    d = &c->deferred[c->n_deferred];
+    for (int i = 0; i < st->nparams; i++)
+        len += params[i] ? strlen(params[i]) + 1 : 0;
+    d->buf = malloc(len > 0 ? len : 1);
+    if (!d->buf) {
+        rc = CS_ERR_INTERNAL;
+        goto out;
+    }
+    p = d->buf;
+    for (int i = 0; i < st->nparams; i++) {
+        size_t n = params[i] ? strlen(params[i]) + 1 : 0;
+        d->params[i] = params[i] ? memcpy(p, params[i], n) : NULL;
+        p += n;
+    }
+    d->st = st;
+    c->n_deferred++;
+out:
+    return rc;
 }
 
 cs_err db_exec_script(db_conn *c, const char *sql)
@@ -386,6 +506,11 @@ cs_err db_exec_script(db_conn *c, const char *sql)
     rc = db__connect(c);
     if (rc != CS_OK)
         goto out;
+    if (c->n_deferred > 0) {
+        rc = db__run(c, 0, NULL, NULL);
+        if (rc != CS_OK)
+            goto out;
+    }
     if (c->begin_pending) {
         c->begin_pending = 0;
         r = PQexec(c->pg, "BEGIN");
@@ -420,12 +545,17 @@ cs_err db_begin(db_conn *c)
 
 cs_err db_commit(db_conn *c)
 {
+    static const db__item commit = {NULL, "COMMIT", 0, NULL};
     cs_err rc = CS_OK;
-    if (c->begin_pending) /* nothing ran: nothing to commit */
+    if (c->begin_pending && c->n_deferred == 0) /* nothing ran: nothing to commit */
         db__clear_error(c);
     else
-        rc = db__run(c, 0, NULL, "COMMIT", 0, NULL, NULL);
+        rc = db__run(c, 0, &commit, NULL);
     c->begin_pending = 0;
+    /* A deferred statement that failed left COMMIT unrun (aborted in the
+     * pipeline) and the transaction open: end it. */
+    if (rc != CS_OK && c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        db_rollback(c);
     c->in_tx = 0;
     return rc;
 }
@@ -434,6 +564,7 @@ void db_rollback(db_conn *c)
 {
     PGresult *r;
     c->begin_pending = 0;
+    db__deferred_clear(c);
     if (!c->pg || PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
         c->in_tx = 0;
         return;
@@ -453,7 +584,8 @@ int db_in_transaction(const db_conn *c)
 
 cs_err db_ping(db_conn *c)
 {
-    return db__run(c, DB_RETRY, NULL, "SELECT 1", 0, NULL, NULL);
+    static const db__item one = {NULL, "SELECT 1", 0, NULL};
+    return db__run(c, DB_RETRY, &one, NULL);
 }
 
 const char *db_errmsg(const db_conn *c)

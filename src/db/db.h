@@ -58,6 +58,14 @@ cs_err db_exec(db_conn *c, int flags, const char *sql, int n, const char *const 
 /* Same through a prepared statement. */
 cs_err db_exec_stmt(db_conn *c, int flags, const db_stmt *st, const char *const *params,
                     PGresult **res) __attribute__((warn_unused_result));
+/* Queues st with its parameters (copied) to be sent, in the order queued,
+ * in one round trip with the transaction's next statement or its COMMIT.
+ * Only inside a transaction (db_begin), for statements whose result nobody
+ * needs. A failure of a deferred statement is the failure of the call that
+ * sends it (the statement after, or db_commit, which then rolls back);
+ * db_rollback drops what is queued. */
+cs_err db_exec_stmt_deferred(db_conn *c, const db_stmt *st, const char *const *params)
+    __attribute__((warn_unused_result));
 /* A script of several statements, no parameters (migrations only). */
 cs_err db_exec_script(db_conn *c, const char *sql) __attribute__((warn_unused_result));
 

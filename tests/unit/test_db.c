@@ -233,6 +233,98 @@ static void test_live_transactions(void **state)
     db_close(c);
 }
 
+static void test_live_deferred(void **state)
+{
+    /* Deferred statements go out with the next statement or the COMMIT:
+     * in order, their failure reported by the call that sends them, and
+     * dropped by a rollback. */
+    static const db_stmt ins = {"test_db_df_ins", "INSERT INTO test_db_df VALUES ($1::int, $2)", 2};
+    static const db_stmt cnt = {"test_db_df_cnt", "SELECT count(*), max(k) FROM test_db_df", 0};
+    const char *one[] = {"1", "a"}, *two[] = {"2", NULL}, *three[] = {"3", "c"};
+    const char *dup[] = {"1", "again"};
+    char big[5000];
+    const char *large[] = {"4", big};
+    PGresult *res = NULL;
+    db_conn *c;
+    (void)state;
+    if (!live_url())
+        skip();
+    c = db_open(live_url());
+    assert_int_equal(db_exec_script(c, "DROP TABLE IF EXISTS test_db_df;"
+                                       "CREATE TABLE test_db_df (k int PRIMARY KEY, v text)"),
+                     CS_OK);
+    /* outside a transaction: refused */
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, one), CS_ERR_INTERNAL);
+    /* only deferred statements, then COMMIT: BEGIN, both and COMMIT in one
+     * round trip; the parameters were copied (the caller's buffer changed) */
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, one), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, large), CS_OK);
+    big[0] = 'y';
+    assert_int_equal(db_commit(c), CS_OK);
+    assert_false(db_in_transaction(c));
+    assert_int_equal(db_exec(c, 0, "SELECT v FROM test_db_df WHERE k = 4", 0, NULL, &res), CS_OK);
+    assert_int_equal(PQgetlength(res, 0, 0), (int)sizeof big - 1);
+    assert_int_equal(db_get_str(res, 0, 0)[0], 'x');
+    PQclear(res);
+    /* a statement after a deferred one sees its effect (sent first) */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, two), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 3);
+    assert_int_equal(db_get_ll(res, 0, 1), 4);
+    PQclear(res);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, three), CS_OK);
+    assert_int_equal(db_commit(c), CS_OK);
+    assert_int_equal(db_exec(c, 0, "SELECT v IS NULL FROM test_db_df WHERE k = 2", 0, NULL, &res),
+                     CS_OK);
+    assert_true(db_get_bool(res, 0, 0));
+    PQclear(res);
+    /* a deferred statement that fails: COMMIT reports it, the transaction
+     * is over and rolled back, the connection works on */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec(c, 0, "DELETE FROM test_db_df WHERE k = 3", 0, NULL, NULL), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, dup), CS_OK);
+    assert_int_equal(db_commit(c), CS_ERR_EXISTS);
+    assert_string_equal(db_constraint(c), "test_db_df_pkey");
+    assert_false(db_in_transaction(c));
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 4); /* the DELETE was rolled back */
+    PQclear(res);
+    /* ... or the statement that sends it reports it */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, dup), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_ERR_EXISTS);
+    assert_null(res);
+    db_rollback(c);
+    /* a rollback drops what is queued */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec(c, 0, "SELECT 1", 0, NULL, NULL), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){"5", "e"}), CS_OK);
+    db_rollback(c);
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_commit(c), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 4);
+    PQclear(res);
+    /* more than the queue holds: the full queue goes out, order kept */
+    assert_int_equal(db_begin(c), CS_OK);
+    for (int k = 10; k < 20; k++) {
+        char key[8];
+        snprintf(key, sizeof key, "%d", k);
+        assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){key, "n"}), CS_OK);
+    }
+    assert_int_equal(db_commit(c), CS_OK);
+    assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
+    assert_int_equal(db_get_ll(res, 0, 0), 14);
+    assert_int_equal(db_get_ll(res, 0, 1), 19);
+    PQclear(res);
+    assert_int_equal(db_exec_script(c, "DROP TABLE test_db_df"), CS_OK);
+    db_close(c);
+}
+
 static void test_live_migrate_twice(void **state)
 {
     db_conn *c;
@@ -254,10 +346,10 @@ static void test_live_migrate_twice(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sqlstate_map),       cmocka_unit_test(test_migration_files),
-        cmocka_unit_test(test_unreachable),        cmocka_unit_test(test_live_basics),
-        cmocka_unit_test(test_live_reconnect),     cmocka_unit_test(test_live_transactions),
-        cmocka_unit_test(test_live_migrate_twice),
+        cmocka_unit_test(test_sqlstate_map),   cmocka_unit_test(test_migration_files),
+        cmocka_unit_test(test_unreachable),    cmocka_unit_test(test_live_basics),
+        cmocka_unit_test(test_live_reconnect), cmocka_unit_test(test_live_transactions),
+        cmocka_unit_test(test_live_deferred),  cmocka_unit_test(test_live_migrate_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
