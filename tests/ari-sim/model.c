@@ -40,6 +40,7 @@
 #define VARS_MAX   64
 #define HASH_SIZE  4096
 #define APPS_MAX   64
+#define FILTER_MAX 64
 
 typedef struct sim_var {
     struct sim_var *next;
@@ -126,9 +127,12 @@ static struct {
     bridge *bridges;
     bridge *bhash[HASH_SIZE];
     int nbridges;
-    struct {
+    struct sim_app {
         char name[64];
         int sessions;
+        /* PUT /applications/{app}/eventFilter: event type names */
+        char allowed[FILTER_MAX][40], disallowed[FILTER_MAX][40];
+        int n_allowed, n_disallowed;
     } apps[APPS_MAX];
     unsigned long long events, chans_created, chans_destroyed, bridges_created;
     unsigned rng;
@@ -497,10 +501,38 @@ static json_t *args_json(const char *csv)
 
 /* ---- events ---------------------------------------------------------------- */
 
+static struct sim_app *app_find(const char *name)
+{
+    for (int i = 0; i < APPS_MAX; i++)
+        if (M.apps[i].sessions && strcmp(M.apps[i].name, name) == 0)
+            return &M.apps[i];
+    return NULL;
+}
+
+static int filter_has(char list[][40], int n, const char *type)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], type) == 0)
+            return 1;
+    return 0;
+}
+
+/* Asterisk's rules: an empty allowed list allows everything, and
+ * disallowed wins over allowed. */
+static int app_wants(const char *app, const char *type)
+{
+    struct sim_app *a = app_find(app);
+    if (!a || !type)
+        return 1;
+    if (filter_has(a->disallowed, a->n_disallowed, type))
+        return 0;
+    return a->n_allowed == 0 || filter_has(a->allowed, a->n_allowed, type);
+}
+
 static void emit_to(const char *app, json_t *ev)
 {
     char *text;
-    if (empty(app) || !M.emit) {
+    if (empty(app) || !M.emit || !app_wants(app, json_string_value(json_object_get(ev, "type")))) {
         json_decref(ev);
         return;
     }
@@ -1112,7 +1144,10 @@ void sim_app_detach(const char *app)
 {
     for (int i = 0; i < APPS_MAX; i++) {
         if (M.apps[i].sessions && strcmp(M.apps[i].name, app) == 0) {
-            M.apps[i].sessions--;
+            /* the last session gone unregisters the application, and its
+             * filter with it */
+            if (--M.apps[i].sessions == 0)
+                M.apps[i].n_allowed = M.apps[i].n_disallowed = 0;
             return;
         }
     }
@@ -1169,9 +1204,66 @@ static json_t *app_json(const char *name)
                 json_array_append_new(bridges, json_string(b->id));
         }
     }
-    return json_pack("{s:s, s:o, s:o, s:[], s:[], s:[], s:[]}", "name", name, "channel_ids", chans,
+    json_t *allowed = json_array(), *disallowed = json_array();
+    struct sim_app *a = app_find(name);
+    for (int i = 0; a && i < a->n_allowed; i++)
+        json_array_append_new(allowed, json_pack("{s:s}", "type", a->allowed[i]));
+    for (int i = 0; a && i < a->n_disallowed; i++)
+        json_array_append_new(disallowed, json_pack("{s:s}", "type", a->disallowed[i]));
+    return json_pack("{s:s, s:o, s:o, s:[], s:[], s:o, s:o}", "name", name, "channel_ids", chans,
                      "bridge_ids", bridges, "endpoint_ids", "device_names", "events_allowed",
-                     "events_disallowed");
+                     allowed, "events_disallowed", disallowed);
+}
+
+/* One list of the filter body: [{"type": "Name"}, ...]. -1 if malformed. */
+static int filter_parse(const json_t *list, char out[][40], int *n)
+{
+    size_t i;
+    const json_t *item;
+    if (!json_is_array(list) || json_array_size(list) > FILTER_MAX)
+        return -1;
+    json_array_foreach(list, i, item)
+    {
+        const char *type = json_string_value(json_object_get(item, "type"));
+        if (!json_is_object(item) || !type || !*type || strlen(type) >= 40)
+            return -1;
+    }
+    json_array_foreach(list, i, item)
+        copy(out[i], 40, json_string_value(json_object_get(item, "type")));
+    *n = (int)json_array_size(list);
+    return 0;
+}
+
+void sim_app_filter(const char *name, const json_t *body, sim_reply *r)
+{
+    struct sim_app *a = app_find(name);
+    const json_t *allowed = body ? json_object_get(body, "allowed") : NULL;
+    const json_t *disallowed = body ? json_object_get(body, "disallowed") : NULL;
+    char al[FILTER_MAX][40], dl[FILTER_MAX][40];
+    int nal = 0, ndl = 0;
+    if (!a) {
+        reply_msg(r, 404, "Application not found");
+        return;
+    }
+    if ((body && !json_is_object(body)) || (allowed && filter_parse(allowed, al, &nal) != 0) ||
+        (disallowed && filter_parse(disallowed, dl, &ndl) != 0)) {
+        reply_msg(r, 400,
+                  "Invalid filter: expected {\"allowed\"|\"disallowed\": [{\"type\": "
+                  "\"EventName\"}, ...]}");
+        return;
+    }
+    /* an empty body clears both lists; a list not given is left as it is */
+    if (!body || json_object_size(body) == 0)
+        a->n_allowed = a->n_disallowed = 0;
+    if (allowed) {
+        memcpy(a->allowed, al, sizeof al);
+        a->n_allowed = nal;
+    }
+    if (disallowed) {
+        memcpy(a->disallowed, dl, sizeof dl);
+        a->n_disallowed = ndl;
+    }
+    reply(r, 200, app_json(name));
 }
 
 void sim_apps_list(sim_reply *r)

@@ -87,6 +87,9 @@ void sim_bridge_remove(const char *id, const sim_args *a, sim_reply *r);
 
 void sim_apps_list(sim_reply *r);
 void sim_app_get(const char *name, sim_reply *r);
+/* PUT /applications/{name}/eventFilter: body {"allowed": [{"type"}...],
+ * "disallowed": [...]} (either, both, or empty: both cleared). */
+void sim_app_filter(const char *name, const json_t *body, sim_reply *r);
 /* tech and/or resource may be NULL. */
 void sim_endpoints_list(const char *tech, const char *resource, sim_reply *r);
 

@@ -152,6 +152,11 @@ static void app_get(const struct srv_req *q, const char *const *p, sim_reply *r)
     sim_app_get(p[0], r);
 }
 
+static void app_filter(const struct srv_req *q, const char *const *p, sim_reply *r)
+{
+    sim_app_filter(p[0], srv_body(q), r);
+}
+
 static void endpoints_list(const struct srv_req *q, const char *const *p, sim_reply *r)
 {
     sim_endpoints_list(NULL, NULL, r);
@@ -221,6 +226,7 @@ static const route rest_routes[] = {
 
     {"GET", "applications", apps_list},
     {"GET", "applications/*", app_get},
+    {"PUT", "applications/*/eventFilter", app_filter},
 
     {"GET", "endpoints", endpoints_list},
     {"GET", "endpoints/*", endpoints_tech},

@@ -68,6 +68,47 @@ test('default device rings 1 s then answers; busy, no_answer, unavailable modes'
   ev.close();
 });
 
+test('application event filter: allowed and disallowed lists, as Asterisk applies them', async () => {
+  await fresh();
+  const ev = events();
+  await ev.opened;
+  // unknown application, malformed bodies
+  assert.equal((await ari('PUT', '/applications/nobody/eventFilter', { allowed: [] })).status, 404);
+  assert.equal((await ari('PUT', '/applications/call-service/eventFilter', { allowed: 'Dial' })).status, 400);
+  assert.equal((await ari('PUT', '/applications/call-service/eventFilter', { allowed: [{ name: 'Dial' }] })).status, 400);
+  // only Dial and ChannelDestroyed, then ChannelDestroyed disallowed too
+  let r = await ari('PUT', '/applications/call-service/eventFilter',
+    { allowed: [{ type: 'Dial' }, { type: 'ChannelDestroyed' }] });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.events_allowed, [{ type: 'Dial' }, { type: 'ChannelDestroyed' }]);
+  assert.deepEqual(r.body.events_disallowed, []);
+  r = await ari('PUT', '/applications/call-service/eventFilter', { disallowed: [{ type: 'ChannelDestroyed' }] });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.events_allowed.length, 2, 'a list not given is left as it was');
+  assert.deepEqual((await ari('GET', '/applications/call-service')).body.events_disallowed, [{ type: 'ChannelDestroyed' }]);
+  const a = await ari('POST', '/channels/create?endpoint=PJSIP/3001&app=call-service');
+  assert.equal((await ari('POST', `/channels/${a.body.id}/dial?timeout=30`)).status, 204);
+  await waitFor(() => ev.of(a.body.id).includes('Dial:ANSWER'), { timeoutMs: 5000 });
+  assert.equal((await ari('DELETE', `/channels/${a.body.id}`)).status, 204);
+  await sleep(200);
+  assert.deepEqual(ev.of(a.body.id), ['Dial:', 'Dial:RINGING', 'Dial:ANSWER']);
+  // an empty body clears both lists: everything comes again
+  r = await ari('PUT', '/applications/call-service/eventFilter', {});
+  assert.deepEqual([r.body.events_allowed, r.body.events_disallowed], [[], []]);
+  const b = await ari('POST', '/channels/create?endpoint=PJSIP/3001&app=call-service');
+  await waitFor(() => ev.of(b.body.id).includes('StasisStart'));
+  assert.equal((await ari('DELETE', `/channels/${b.body.id}`)).status, 204);
+  await waitFor(() => ev.of(b.body.id).some((e) => e.startsWith('ChannelDestroyed')));
+  ev.close();
+  await ev.closed;
+  // the application is gone with its last WebSocket, and its filter with it
+  const again = events();
+  await again.opened;
+  r = await ari('GET', '/applications/call-service');
+  assert.deepEqual([r.body.events_allowed, r.body.events_disallowed], [[], []]);
+  again.close();
+});
+
 test('inbound call enters the app with the extension, far end hangs up on demand', async () => {
   await fresh();
   const ev = events();
