@@ -62,21 +62,6 @@
 #include "common/err.h"
 
 /* ------------------------------------------------------------------ */
-/* Configuration                                                        */
-
-typedef struct ari_config {
-    const char *url;        /* ARI_URL, "http://127.0.0.1:8088" ("/ari/..." is appended) */
-    const char *user;       /* ARI_USER */
-    const char *password;   /* ARI_PASSWORD */
-    const char *app;        /* ARI_APP, the Stasis application ("call-service") */
-    int connect_timeout_ms; /* ARI_CONNECT_TIMEOUT_MS; <= 0: 2000 */
-    int request_timeout_ms; /* ARI_REQUEST_TIMEOUT_MS; <= 0: 5000 */
-    int pool_max;           /* idle curl handles kept; <= 0: 16 */
-    int backoff_min_ms;     /* WebSocket reconnect backoff; <= 0: 500 */
-    int backoff_max_ms;     /* <= 0: 30000 */
-} ari_config;
-
-/* ------------------------------------------------------------------ */
 /* Decoded objects                                                      */
 
 typedef enum ari_channel_state {
@@ -183,6 +168,29 @@ typedef enum ari_event_type {
     ARI_EV_RECORDING_FAILED,
     ARI_EV__COUNT
 } ari_event_type;
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                        */
+
+typedef struct ari_config {
+    const char *url;        /* ARI_URL, "http://127.0.0.1:8088" ("/ari/..." is appended) */
+    const char *user;       /* ARI_USER */
+    const char *password;   /* ARI_PASSWORD */
+    const char *app;        /* ARI_APP, the Stasis application ("call-service") */
+    int connect_timeout_ms; /* ARI_CONNECT_TIMEOUT_MS; <= 0: 2000 */
+    int request_timeout_ms; /* ARI_REQUEST_TIMEOUT_MS; <= 0: 5000 */
+    int pool_max;           /* idle curl handles kept; <= 0: 16 */
+    int backoff_min_ms;     /* WebSocket reconnect backoff; <= 0: 500 */
+    int backoff_max_ms;     /* <= 0: 30000 */
+    /* The event types the application acts on (n_events of them; none:
+     * every type). After every WebSocket connect, before on_connected,
+     * the client asks Asterisk to send only these (PUT
+     * /applications/{app}/eventFilter); if that fails, events come
+     * unfiltered and the client drops the others itself. Not copied: a
+     * static table. */
+    const ari_event_type *events;
+    size_t n_events;
+} ari_config;
 
 /*
  * One decoded event. Which fields are filled depends on the type; these are
@@ -372,6 +380,10 @@ cs_err ari_bridge_remove_channel(ari_client *c, const char *bridge_id, const cha
                                  ari_error *err) __attribute__((warn_unused_result));
 cs_err ari_bridge_destroy(ari_client *c, const char *bridge_id, ari_error *err)
     __attribute__((warn_unused_result));
+/* PUT /applications/{app}/eventFilter {"allowed": [{"type": ...}, ...]}:
+ * Asterisk sends the application only these event types (n == 0: all). */
+cs_err ari_application_filter(ari_client *c, const ari_event_type *allowed, size_t n,
+                              ari_error *err) __attribute__((warn_unused_result));
 cs_err ari_bridge_get(ari_client *c, const char *bridge_id, ari_bridge **out, ari_error *err)
     __attribute__((warn_unused_result));
 cs_err ari_bridge_list_all(ari_client *c, ari_bridge_list **out, ari_error *err)

@@ -23,6 +23,8 @@ struct ari_client {
     char prefix[256]; /* path before "/ari", usually "" */
     int connect_timeout_ms, request_timeout_ms, pool_max, backoff_min_ms, backoff_max_ms;
     ari_callbacks cb;
+    const ari_event_type *filter; /* ari_config.events: the types asked for */
+    size_t n_filter;
 
     pthread_mutex_t pool_lock;
     void **pool; /* idle CURL easy handles, pool_max slots */

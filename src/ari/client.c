@@ -110,6 +110,8 @@ cs_err ari_client_new(const ari_config *cfg, const ari_callbacks *cb, ari_client
         goto out;
     if (cb)
         c->cb = *cb;
+    c->filter = cfg->events;
+    c->n_filter = cfg->events ? cfg->n_events : 0;
     ari__rest_init_global();
     rc = CS_OK;
 out:

@@ -320,12 +320,12 @@ static cs_err request(ari_client *c, const char *method, sbuf *url, const char *
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &rb);
-    if (strcmp(method, "POST") == 0) {
+    if (strcmp(method, "POST") == 0 || body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
-    } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
+    if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         rc = curl_map(cc);
@@ -736,6 +736,36 @@ cs_err ari_bridge_destroy(ari_client *c, const char *bridge_id, ari_error *err)
     sb_str(&u, "/bridges");
     sb_seg(&u, bridge_id);
     return request(c, "DELETE", &u, NULL, NULL, err);
+}
+
+cs_err ari_application_filter(ari_client *c, const ari_event_type *allowed, size_t n,
+                              ari_error *err)
+{
+    cs_err rc = CS_ERR_INTERNAL;
+    json_t *root = json_object(), *list = json_array();
+    char *body = NULL;
+    sbuf u;
+    if (!root || !list)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (json_array_append_new(list,
+                                  json_pack("{s:s}", "type", ari_event_type_name(allowed[i]))) != 0)
+            goto out;
+    if (json_object_set(root, "allowed", list) != 0)
+        goto out;
+    body = json_dumps(root, JSON_COMPACT);
+    if (!body)
+        goto out;
+    sb_start(&u, c);
+    sb_str(&u, "/applications");
+    sb_seg(&u, c->app);
+    sb_str(&u, "/eventFilter");
+    rc = request(c, "PUT", &u, body, NULL, err);
+out:
+    free(body);
+    json_decref(list);
+    json_decref(root);
+    return rc;
 }
 
 cs_err ari_bridge_get(ari_client *c, const char *bridge_id, ari_bridge **out, ari_error *err)

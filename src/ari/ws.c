@@ -195,6 +195,21 @@ static void receive(struct ari__ws *ws, struct lws *wsi, const char *in, size_t 
     }
 }
 
+/* Asks Asterisk for the configured event types only: the application
+ * exists once its WebSocket is up, and a restarted Asterisk forgot the
+ * filter, so this runs after every connect. Events that arrive before it
+ * takes effect, or when it fails (an Asterisk older than 13.26/16.3), are
+ * filtered by the owner as before. */
+static void apply_filter(ari_client *c)
+{
+    ari_error err;
+    if (c->n_filter == 0)
+        return;
+    if (ari_application_filter(c, c->filter, c->n_filter, &err) != CS_OK)
+        log_warn("ari: event filter not set (%d %s): every event type comes", err.http_status,
+                 err.message);
+}
+
 static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                   size_t len)
 {
@@ -210,6 +225,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (atomic_fetch_add(&c->n_connects, 1) > 0)
             atomic_fetch_add(&c->n_reconnects, 1);
         report_state(ws, true);
+        apply_filter(c);
         if (c->cb.on_connected && !atomic_load(&ws->stop))
             c->cb.on_connected(c->cb.ud);
         break;

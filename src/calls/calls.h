@@ -64,6 +64,10 @@ void calls_module_free(calls_module *m);
 
 /* ari_callbacks for the ARI client, ud = the calls_module. */
 void calls_on_ari_event(ari_event *ev, void *ud);
+/* The ARI event types calls_on_ari_event acts on (every other type is
+ * dropped): the event filter for ari_config.events. */
+extern const ari_event_type calls_ari_events[];
+extern const size_t calls_ari_events_len;
 void calls_on_ari_connected(void *ud);
 
 /* CallService handlers (rpc_unary_fn); rpc_ctx->app is an svc_app whose

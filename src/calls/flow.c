@@ -1357,6 +1357,21 @@ static bool calls__event_changes_nothing(const ari_event *ev)
     }
 }
 
+const ari_event_type calls_ari_events[] = {
+    ARI_EV_STASIS_START,           ARI_EV_STASIS_END,
+    ARI_EV_CHANNEL_STATE_CHANGE,   ARI_EV_CHANNEL_DESTROYED,
+    ARI_EV_CHANNEL_HANGUP_REQUEST, ARI_EV_DIAL,
+};
+const size_t calls_ari_events_len = sizeof calls_ari_events / sizeof calls_ari_events[0];
+
+static bool calls__wanted(ari_event_type t)
+{
+    for (size_t i = 0; i < calls_ari_events_len; i++)
+        if (calls_ari_events[i] == t)
+            return true;
+    return false;
+}
+
 /* On the WebSocket thread: route, never block. */
 void calls_on_ari_event(ari_event *ev, void *ud)
 {
@@ -1366,18 +1381,7 @@ void calls_on_ari_event(ari_event *ev, void *ud)
     char key[40];
     bool inbound = false;
 
-    switch (ev->type) {
-    case ARI_EV_STASIS_START:
-    case ARI_EV_STASIS_END:
-    case ARI_EV_CHANNEL_STATE_CHANGE:
-    case ARI_EV_CHANNEL_DESTROYED:
-    case ARI_EV_CHANNEL_HANGUP_REQUEST:
-    case ARI_EV_DIAL:
-        break;
-    default:
-        goto drop;
-    }
-    if (!channel || calls__event_changes_nothing(ev))
+    if (!calls__wanted(ev->type) || !channel || calls__event_changes_nothing(ev))
         goto drop;
     if (calls__own_id(channel, key, &suffix)) {
         /* our legs' StasisStart/End say nothing new; ";2" halves nothing at all */

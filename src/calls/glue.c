@@ -55,6 +55,8 @@ cs_err calls_svc_start(struct svc_app *app)
         ac.connect_timeout_ms = app->cfg.ari_connect_timeout_ms;
         ac.request_timeout_ms = app->cfg.ari_request_timeout_ms;
         ac.backoff_max_ms = app->cfg.ari_backoff_max_ms;
+        ac.events = calls_ari_events;
+        ac.n_events = calls_ari_events_len;
         cb.on_event = calls_on_ari_event;
         cb.on_connected = calls_on_ari_connected;
         cb.on_state = calls__on_state;

@@ -329,6 +329,26 @@ test('simulator restart mid-call: the call ends failed with cause lost', async (
   await sim.control('POST', '/_sim/default', { mode: 'answer', answer_after_ms: 50 });
 });
 
+test('callsvc asks Asterisk for the event types it acts on, again after every reconnect', async () => {
+  const wanted = ['StasisStart', 'StasisEnd', 'ChannelStateChange', 'ChannelDestroyed',
+    'ChannelHangupRequest', 'Dial'];
+  const auth = { authorization: 'Basic ' + Buffer.from('admin:admin').toString('base64') };
+  const allowed = async () => {
+    const res = await fetch(`${sim.url}/ari/applications/call-service`, { headers: auth });
+    return res.status === 200 ? (await res.json()).events_allowed.map((e) => e.type).sort() : [];
+  };
+  await waitFor(async () => (await allowed()).length > 0, { what: 'event filter' });
+  assert.deepEqual(await allowed(), [...wanted].sort());
+  // the simulator forgets it with the application when the WebSocket drops
+  await sim.control('POST', '/_sim/faults/drop_websockets');
+  await waitFor(async () => (await allowed()).length === wanted.length, { what: 'filter set again' });
+  // and calls work as before on the filtered stream
+  const c = await api.calls.MakeCall({ to: nextNumber() }, { token: users.a.token });
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token);
+  const done = await api.calls.HangupCall({ call_id: c.id }, { token: users.a.token });
+  assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+});
+
 test('100 concurrent calls, every final status and duration right', async () => {
   const { a } = users;
   const plan = [];
