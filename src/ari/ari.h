@@ -374,6 +374,8 @@ cs_err ari_channel_list_all(ari_client *c, ari_channel_list **out, ari_error *er
 /* type: "mixing" (NULL means mixing); id, name may be NULL. */
 cs_err ari_bridge_create(ari_client *c, const char *type, const char *id, const char *name,
                          ari_bridge **out, ari_error *err) __attribute__((warn_unused_result));
+/* channel_id: one id, or several separated by commas (ARI's allowMultiple:
+ * all join in one request, or none when one of them cannot). */
 cs_err ari_bridge_add_channel(ari_client *c, const char *bridge_id, const char *channel_id,
                               ari_error *err) __attribute__((warn_unused_result));
 cs_err ari_bridge_remove_channel(ari_client *c, const char *bridge_id, const char *channel_id,

@@ -496,6 +496,7 @@ static cs_err calls__connect(calls_worker *w, call_rec *r, const char *actor)
 {
     calls_module *m = w->m;
     Callservice__V1__Call *c = r->call;
+    char legs[512];
     ari_error err = {0};
     cs_err rc = CS_OK;
     if (c->direction == CALL_DIR(INBOUND) && !r->caller_up) {
@@ -507,10 +508,13 @@ static cs_err calls__connect(calls_worker *w, call_rec *r, const char *actor)
     }
     if (rc == CS_OK)
         rc = calls__bridge(m, r, &err);
+    /* both legs in one request when the callee is up (ARI's channel list) */
+    if (rc == CS_OK &&
+        snprintf(legs, sizeof legs, "%s%s%s", c->caller_channel_id, r->callee_up ? "," : "",
+                 r->callee_up ? c->callee_channel_id : "") >= (int)sizeof legs)
+        rc = CS_ERR_INTERNAL;
     if (rc == CS_OK)
-        rc = ari_bridge_add_channel(m->ari, c->bridge_id, c->caller_channel_id, &err);
-    if (rc == CS_OK && r->callee_up)
-        rc = ari_bridge_add_channel(m->ari, c->bridge_id, c->callee_channel_id, &err);
+        rc = ari_bridge_add_channel(m->ari, c->bridge_id, legs, &err);
     if (rc != CS_OK) {
         log_warn("calls: call %s: connecting failed: %s %s", c->id, cs_err_name(rc), err.message);
         return calls__end(w, r, CALL_IN_FAIL, rc == CS_ERR_NOT_FOUND ? "lost" : "unavailable",
