@@ -142,6 +142,50 @@ typedef struct lcache_read {
     ProtobufCMessage *msg;
 } lcache_read;
 
+/* A message of type d that packs to exactly the n bytes at p (a packed d):
+ * no known field set, one unknown field whose tag is p's first tag and
+ * whose data is everything after it (protobuf-c packs an unknown field as
+ * its tag then its data, verbatim). Serving it costs a copy instead of an
+ * unpack and a pack of every call. NULL if p does not start with a tag or
+ * out of memory. Allocated as protobuf_c_message_free_unpacked(m, NULL)
+ * frees. */
+static ProtobufCMessage *lcache__verbatim(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                                          size_t n)
+{
+    ProtobufCMessage *m = malloc(d->sizeof_message);
+    ProtobufCMessageUnknownField *uf = NULL;
+    uint64_t v = 0;
+    size_t k = 0;
+
+    if (m == NULL)
+        return NULL;
+    d->message_init(m);
+    if (n == 0)
+        return m; /* every field at its default */
+    for (; k < n && k < 5; k++) {
+        v |= (uint64_t)(p[k] & 0x7f) << (7 * k);
+        if (!(p[k] & 0x80))
+            break;
+    }
+    uf = k < n && k < 5 && (v >> 3) != 0 ? malloc(sizeof *uf) : NULL;
+    if (uf == NULL)
+        goto fail;
+    uf->tag = (uint32_t)(v >> 3);
+    uf->wire_type = (ProtobufCWireType)(v & 7);
+    uf->len = n - (k + 1);
+    uf->data = malloc(uf->len ? uf->len : 1);
+    if (uf->data == NULL)
+        goto fail;
+    memcpy(uf->data, p + k + 1, uf->len);
+    m->n_unknown_fields = 1;
+    m->unknown_fields = uf;
+    return m;
+fail:
+    free(uf);
+    free(m);
+    return NULL;
+}
+
 static int lcache__unpack(void *arg, const void *value, size_t len)
 {
     lcache_read *r = arg;
@@ -152,8 +196,7 @@ static int lcache__unpack(void *arg, const void *value, size_t len)
     memcpy(&h, value, sizeof h);
     if (h.gen[0] != r->t->gen[0] || h.gen[1] != r->t->gen[1])
         return -1; /* read before a change this reader's generations include */
-    r->msg =
-        protobuf_c_message_unpack(r->d, NULL, len - sizeof h, (const uint8_t *)value + sizeof h);
+    r->msg = lcache__verbatim(r->d, (const uint8_t *)value + sizeof h, len - sizeof h);
     return r->msg ? 0 : -1;
 }
 

@@ -42,7 +42,7 @@
  * entries x (entry_max + LCACHE_KEY_MAX) bytes.
  *
  * Thread-safe. Ownership: the cache keeps its own copies; lcache_get hands
- * out a fresh unpacked message the caller frees.
+ * out a fresh message (to send as is) the caller frees.
  */
 #ifndef CS_CALLS_LISTCACHE_H
 #define CS_CALLS_LISTCACHE_H
@@ -97,8 +97,10 @@ void lcache_free(lcache *c);
 void lcache_begin(lcache *c, lcache_method m, bool sees_all, const char *user_id, bool names,
                   const ProtobufCMessage *req, int64_t mono_ms, int64_t wall_us, lcache_ticket *t);
 
-/* The cached answer for t (a fresh copy of type d), or NULL. now_ms:
- * cs_mono_ms(). */
+/* The cached answer for t, or NULL: a fresh message of type d that packs
+ * to the stored bytes verbatim (carried as an unknown field: its known
+ * fields are NOT set; it is for sending, not for reading). Free it with
+ * protobuf_c_message_free_unpacked(m, NULL). now_ms: cs_mono_ms(). */
 ProtobufCMessage *lcache_get(lcache *c, const lcache_ticket *t, const ProtobufCMessageDescriptor *d,
                              int64_t now_ms);
 

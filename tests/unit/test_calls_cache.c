@@ -40,15 +40,26 @@ static void make_answer(answer *a, const char *call_id)
     a->resp.n_calls = 1;
 }
 
-/* The cached call id for the ticket, or "" on a miss. */
+/* The cached call id for the ticket, or "" on a miss: the message handed
+ * out is for sending, so it is packed and read back as a client would. */
 static const char *cached(lcache *c, const lcache_ticket *t, int64_t now, char *buf, size_t n)
 {
     ProtobufCMessage *m =
         lcache_get(c, t, &callservice__v1__list_active_calls_response__descriptor, now);
-    Callservice__V1__ListActiveCallsResponse *r = (Callservice__V1__ListActiveCallsResponse *)m;
-    snprintf(buf, n, "%s", r && r->n_calls == 1 ? r->calls[0]->id : "");
-    if (m)
-        protobuf_c_message_free_unpacked(m, NULL);
+    Callservice__V1__ListActiveCallsResponse *r = NULL;
+    uint8_t wire[1024];
+    size_t len;
+    buf[0] = '\0';
+    if (m == NULL)
+        return buf;
+    len = protobuf_c_message_get_packed_size(m);
+    assert_true(len <= sizeof wire);
+    assert_int_equal(protobuf_c_message_pack(m, wire), len);
+    r = callservice__v1__list_active_calls_response__unpack(NULL, len, wire);
+    assert_non_null(r);
+    snprintf(buf, n, "%s", r->n_calls == 1 ? r->calls[0]->id : "");
+    callservice__v1__list_active_calls_response__free_unpacked(r, NULL);
+    protobuf_c_message_free_unpacked(m, NULL);
     return buf;
 }
 
@@ -299,6 +310,58 @@ static void test_calls_valid(void **state)
     assert_int_equal(lcache_calls_valid_ms(v, 1, WALL - 5000000), 1000);
 }
 
+/* What lcache_get hands out packs to the very bytes stored: several calls
+ * (many top-level fields), a statistics message, and an empty answer. */
+static void check_verbatim(lcache *c, const ProtobufCMessage *msg, const char *user)
+{
+    uint8_t want[2048], got[2048];
+    size_t n = protobuf_c_message_get_packed_size(msg), m;
+    lcache_ticket t;
+    ProtobufCMessage *out;
+    assert_true(n <= sizeof want);
+    protobuf_c_message_pack(msg, want);
+    lcache_begin(c, LCACHE_STATS, false, user, false, NULL, 0, WALL, &t);
+    lcache_put(c, &t, msg, 1000);
+    out = lcache_get(c, &t, msg->descriptor, 1);
+    assert_non_null(out);
+    m = protobuf_c_message_get_packed_size(out);
+    assert_int_equal(m, n);
+    assert_int_equal(protobuf_c_message_pack(out, got), n);
+    assert_memory_equal(got, want, n);
+    protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static void test_verbatim(void **state)
+{
+    lcache *c = lcache_new(64, 4096, 60000);
+    Callservice__V1__ListActiveCallsResponse empty;
+    Callservice__V1__CallStatistics st;
+    Google__Protobuf__Timestamp from = ts_of(WALL - 86400000000LL), to = ts_of(WALL);
+    answer a;
+    (void)state;
+    lcache_on_link(c, 1);
+    make_answer(&a, "one");
+    Callservice__V1__Call c2, c3, *three[3] = {&a.call, &c2, &c3};
+    callservice__v1__call__init(&c2);
+    callservice__v1__call__init(&c3);
+    c2.id = (char *)"two";
+    c2.duration_seconds = 300; /* a varint of two bytes */
+    c3.id = (char *)"three";
+    c3.created_at = &from;
+    a.resp.calls = three;
+    a.resp.n_calls = 3;
+    check_verbatim(c, &a.resp.base, U1);
+    callservice__v1__call_statistics__init(&st);
+    st.from = &from;
+    st.to = &to;
+    st.total = 200;
+    st.answer_rate = 0.5;
+    check_verbatim(c, &st.base, U1);
+    callservice__v1__list_active_calls_response__init(&empty);
+    check_verbatim(c, &empty.base, U2);
+    lcache_free(c);
+}
+
 static void test_disabled(void **state)
 {
     lcache_ticket t;
@@ -328,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_expiry_and_bounds),
         cmocka_unit_test(test_entries_bound),
         cmocka_unit_test(test_calls_valid),
+        cmocka_unit_test(test_verbatim),
         cmocka_unit_test(test_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
