@@ -336,6 +336,14 @@ static cs_err calls__redial_auto_answer(calls_worker *w, call_rec *r, ari_error 
  * visible to the call's parties. r comes from calls_repo_insert or
  * calls_repo_save in this transaction: a call without transfers or notes
  * needs no read for either (see children_known). */
+/* Records users whose call lists the open transaction changes. */
+static void calls__touch(calls_worker *w, const char *const *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++, w->n_touched++)
+        if (w->n_touched < CALLS_TOUCHED)
+            snprintf(w->touched[w->n_touched], sizeof w->touched[0], "%s", ids[i]);
+}
+
 static cs_err calls__emit(calls_worker *w, call_rec *r, Callservice__V1__EventType type,
                           const char *actor)
 {
@@ -348,9 +356,8 @@ static cs_err calls__emit(calls_worker *w, call_rec *r, Callservice__V1__EventTy
     if (rc == CS_OK)
         rc = events_append(db, type, r->call->id, actor && *actor ? actor : NULL,
                            (const char *const *)parties, n, &r->call->base, NULL);
-    for (size_t i = 0; rc == CS_OK && i < n; i++, w->n_touched++)
-        if (w->n_touched < CALLS_TOUCHED)
-            snprintf(w->touched[w->n_touched], sizeof w->touched[0], "%s", parties[i]);
+    if (rc == CS_OK)
+        calls__touch(w, (const char *const *)parties, n);
     calls_repo_free_ids(parties, n);
     return rc;
 }
@@ -375,8 +382,18 @@ static cs_err calls__save_emit(calls_worker *w, call_rec *r, Callservice__V1__Ev
                                const char *actor)
 {
     cs_err rc = calls_repo_save(w->db, r);
+    char **parties = NULL;
+    size_t n = 0;
     if (rc == CS_OK && type != EV(UNSPECIFIED))
-        rc = calls__emit(w, r, type, actor);
+        return calls__emit(w, r, type, actor);
+    /* A save without an event still changes what the lists show (version,
+     * bridge, channel ids): this instance's cached lists of the parties go
+     * (other instances see it with the call's next event). */
+    if (rc == CS_OK)
+        rc = calls_repo_parties_of(w->db, r, &parties, &n);
+    if (rc == CS_OK)
+        calls__touch(w, (const char *const *)parties, n);
+    calls_repo_free_ids(parties, n);
     return rc;
 }
 
