@@ -28,6 +28,7 @@
 #include "rpc/rpc.h"
 #include "svc.h"
 #include "users/cache.h"
+#include "calls/listcache.h"
 #include "users/users.h"
 
 /* The health service's names and what each needs to be SERVING: users and
@@ -130,11 +131,14 @@ static void svc__free_cache(svc_app *app)
     app->users_cache = NULL;
     kvc_free(app->tokens);
     app->tokens = NULL;
+    lcache_free(app->calls_cache);
+    app->calls_cache = NULL;
 }
 
 static int svc__serve(svc_app *app)
 {
-    events_listen channels[1];
+    events_listen channels[2];
+    size_t n_channels = 0;
     rpc_server_config rc = {0};
     rpc_server *srv = NULL;
     db_conn *probe = NULL;
@@ -160,14 +164,21 @@ static int svc__serve(svc_app *app)
     probe = db_open(app->cfg.database_url);
     if (!probe)
         return 1;
-    /* The users cache, which the hub's listener keeps coherent; the event
+    /* The users and calls caches, which the hub's listener keeps coherent; the event
      * hub (calls append events), then the calls module and its ARI client,
      * then the server that lets requests in. */
     app->users_cache = ucache_new((size_t)app->cfg.users_cache_size, app->cfg.users_cache_ttl_ms);
     app->tokens = kvc_new((size_t)app->cfg.token_cache_size);
-    channels[0] =
-        (events_listen){UCACHE_CHANNEL, ucache_on_notify, ucache_on_link, app->users_cache};
-    if (events_service_start(app, channels, app->users_cache ? 1 : 0) != 0) {
+    app->calls_cache =
+        lcache_new((size_t)app->cfg.calls_cache_size, (size_t)app->cfg.calls_cache_entry_max,
+                   app->cfg.calls_cache_ttl_ms);
+    if (app->users_cache)
+        channels[n_channels++] = (events_listen){UCACHE_CHANNEL, ucache_on_notify, ucache_on_link,
+                                                 app->users_cache, NULL};
+    if (app->calls_cache)
+        channels[n_channels++] = (events_listen){LCACHE_USERS_CHANNEL, lcache_on_notify,
+                                                 lcache_on_link, app->calls_cache, lcache_on_event};
+    if (events_service_start(app, channels, n_channels) != 0) {
         svc__free_cache(app);
         db_close(probe);
         return 1;

@@ -36,6 +36,7 @@ struct svc_app {
     void *events;               /* the event hub, if any */
     struct ucache *users_cache; /* users/cache.h; NULL: off */
     kvcache *tokens;            /* verified tokens (auth/tokcache.h); NULL: off */
+    struct lcache *calls_cache; /* call lists (calls/listcache.h); NULL: off */
 };
 
 typedef struct svc_worker {

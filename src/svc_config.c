@@ -72,6 +72,14 @@ static const cfg_entry svc__table[] = {
      "the longest a cached user is served without reading it again"},
     {"TOKEN_CACHE_SIZE", CFG_INT, F(token_cache_size), "4096", 0, 1000000,
      "verified tokens remembered until they expire, so each is checked once (0: off)"},
+    {"CALLS_CACHE_SIZE", CFG_INT, F(calls_cache_size), "256", 0, 1000000,
+     "answers of ListActiveCalls/ListCallHistory/GetCallStatistics kept in memory, kept coherent "
+     "through the events hub (0: off)"},
+    {"CALLS_CACHE_ENTRY_MAX", CFG_INT, F(calls_cache_entry_max), "16384", 256, 16777216,
+     "largest packed answer the calls cache stores, in bytes (its worst case is about "
+     "CALLS_CACHE_SIZE times this)"},
+    {"CALLS_CACHE_TTL_MS", CFG_INT, F(calls_cache_ttl_ms), "5000", 1, 3600000,
+     "the longest a cached call list is served without reading it again"},
 };
 #define SVC_N (sizeof svc__table / sizeof *svc__table)
 

@@ -42,6 +42,9 @@ typedef struct svc_config {
     int users_cache_size;
     int users_cache_ttl_ms;
     int token_cache_size;
+    int calls_cache_size;
+    int calls_cache_entry_max;
+    int calls_cache_ttl_ms;
 } svc_config;
 
 /* Loads from lookup (getenv when NULL) and checks the cross-field rules:

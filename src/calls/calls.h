@@ -52,6 +52,10 @@ int calls_options_from_env(calls_options *o, char *err, size_t errlen);
 
 cs_err calls_module_new(const calls_options *o, calls_module **out)
     __attribute__((warn_unused_result));
+/* The calls cache (calls/listcache.h) that this module's committed changes
+ * bump (borrowed; NULL: none). Set before the module runs flows. */
+struct lcache;
+void calls_module_set_cache(calls_module *m, struct lcache *cache);
 /* The ARI client to drive (NULL: every call-changing RPC answers UNAVAILABLE). */
 void calls_module_set_ari(calls_module *m, ari_client *ari);
 /* From now on the module owns the client: calls_module_free stops it

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "calls/listcache.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "events/events.h"
@@ -77,6 +78,8 @@ typedef struct calls_cleanup {
     char *route; /* an inbound caller's channel */
 } calls_cleanup;
 
+enum { CALLS_TOUCHED = 8 };
+
 typedef struct calls_worker {
     calls_module *m;
     int index;
@@ -91,6 +94,10 @@ typedef struct calls_worker {
     calls_ring ended; /* calls it ended */
     calls_ring up;    /* legs whose answer it handled, on calls still live */
     calls_cleanup cleanup;
+    /* the users the open transaction's events are visible to: their call
+     * lists are bumped in the calls cache once it is over (calls__commit) */
+    char touched[CALLS_TOUCHED][40];
+    size_t n_touched; /* > CALLS_TOUCHED: more than recorded (bump everyone) */
 } calls_worker;
 
 /* Inbound callers' channels (named by Asterisk) -> their call's id. A
@@ -109,6 +116,7 @@ struct calls_module {
     calls_worker *workers;
     ari_client *ari;
     bool owns_ari;
+    lcache *cache; /* borrowed; NULL: none */
     pthread_mutex_t route_lock;
     calls_route *routes[ROUTE_BUCKETS];
 };
@@ -328,9 +336,18 @@ static cs_err calls__redial_auto_answer(calls_worker *w, call_rec *r, ari_error 
  * visible to the call's parties. r comes from calls_repo_insert or
  * calls_repo_save in this transaction: a call without transfers or notes
  * needs no read for either (see children_known). */
-static cs_err calls__emit(db_conn *db, call_rec *r, Callservice__V1__EventType type,
+/* Records users whose call lists the open transaction changes. */
+static void calls__touch(calls_worker *w, const char *const *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++, w->n_touched++)
+        if (w->n_touched < CALLS_TOUCHED)
+            snprintf(w->touched[w->n_touched], sizeof w->touched[0], "%s", ids[i]);
+}
+
+static cs_err calls__emit(calls_worker *w, call_rec *r, Callservice__V1__EventType type,
                           const char *actor)
 {
+    db_conn *db = w->db;
     char **parties = NULL;
     size_t n = 0;
     cs_err rc = calls_repo_load_children(db, r);
@@ -339,16 +356,44 @@ static cs_err calls__emit(db_conn *db, call_rec *r, Callservice__V1__EventType t
     if (rc == CS_OK)
         rc = events_append(db, type, r->call->id, actor && *actor ? actor : NULL,
                            (const char *const *)parties, n, &r->call->base, NULL);
+    if (rc == CS_OK)
+        calls__touch(w, (const char *const *)parties, n);
     calls_repo_free_ids(parties, n);
     return rc;
+}
+
+/* After the worker's transaction (committed or not: a bump costs at most a
+ * miss): this instance's call lists of the users its events named are read
+ * again, so a client sees its own change at once. */
+static void calls__bump_touched(calls_worker *w)
+{
+    if (w->n_touched > CALLS_TOUCHED) {
+        lcache_bump_every(w->m->cache);
+    } else {
+        for (size_t i = 0; i < w->n_touched; i++)
+            lcache_bump_user(w->m->cache, w->touched[i]);
+        if (w->n_touched == 0)
+            return;
+    }
+    w->n_touched = 0;
 }
 
 static cs_err calls__save_emit(calls_worker *w, call_rec *r, Callservice__V1__EventType type,
                                const char *actor)
 {
     cs_err rc = calls_repo_save(w->db, r);
+    char **parties = NULL;
+    size_t n = 0;
     if (rc == CS_OK && type != EV(UNSPECIFIED))
-        rc = calls__emit(w->db, r, type, actor);
+        return calls__emit(w, r, type, actor);
+    /* A save without an event still changes what the lists show (version,
+     * bridge, channel ids): this instance's cached lists of the parties go
+     * (other instances see it with the call's next event). */
+    if (rc == CS_OK)
+        rc = calls_repo_parties_of(w->db, r, &parties, &n);
+    if (rc == CS_OK)
+        calls__touch(w, (const char *const *)parties, n);
+    calls_repo_free_ids(parties, n);
     return rc;
 }
 
@@ -395,6 +440,7 @@ static void calls__cleanup_run(calls_worker *w)
 static cs_err calls__commit(calls_worker *w)
 {
     cs_err rc = db_commit(w->db);
+    calls__bump_touched(w);
     calls__cleanup_run(w);
     return rc;
 }
@@ -402,6 +448,7 @@ static cs_err calls__commit(calls_worker *w)
 static void calls__rollback(calls_worker *w)
 {
     db_rollback(w->db);
+    w->n_touched = 0; /* nothing changed */
     calls__cleanup_run(w);
 }
 
@@ -756,7 +803,7 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
     if (rc == CS_OK)
         rc = calls_repo_insert(w->db, &n, &r);
     if (rc == CS_OK)
-        rc = calls__emit(w->db, r, EV(CALL_INITIATED), NULL);
+        rc = calls__emit(w, r, EV(CALL_INITIATED), NULL);
     if (rc == CS_OK)
         rc = calls__commit(w);
     if (rc != CS_OK) {
@@ -978,7 +1025,7 @@ static cs_err calls__cmd_make(calls_worker *w, calls_cmd *cmd, call_rec **out)
     if (rc == CS_OK)
         rc = calls_repo_insert(w->db, &n, &r);
     if (rc == CS_OK)
-        rc = calls__emit(w->db, r, EV(CALL_INITIATED), me.id);
+        rc = calls__emit(w, r, EV(CALL_INITIATED), me.id);
     if (rc == CS_OK)
         rc = calls__commit(w);
     if (rc != CS_OK) {
@@ -1486,6 +1533,11 @@ out:
     }
     *out = m;
     return rc;
+}
+
+void calls_module_set_cache(calls_module *m, struct lcache *cache)
+{
+    m->cache = cache;
 }
 
 void calls_module_set_ari(calls_module *m, ari_client *ari)

@@ -47,6 +47,7 @@ cs_err calls_svc_start(struct svc_app *app)
     rc = calls_module_new(&o, &s->module);
     if (rc != CS_OK)
         goto out;
+    calls_module_set_cache(s->module, app->calls_cache);
     if (app->cfg.ari_url && *app->cfg.ari_url) {
         ac.url = app->cfg.ari_url;
         ac.user = app->cfg.ari_user;

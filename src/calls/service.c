@@ -18,6 +18,8 @@
 #include <time.h>
 
 #include "callservice/v1/calls.pb-c.h"
+#include "calls/listcache.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "events/events.h"
 #include "svc.h"
@@ -106,6 +108,19 @@ static cs_err calls__check_visible(db_conn *db, const auth_identity *id, const c
     return party ? CS_OK : CS_ERR_NOT_FOUND;
 }
 
+/* Starts a calls-cache look-up for this request (before any database read)
+ * and answers from the cache if it can: CS_OK with *resp set on a hit. */
+static bool calls__cached(rpc_ctx *ctx, lcache_method m, const auth_identity *id, bool names,
+                          const ProtobufCMessage *req, const ProtobufCMessageDescriptor *d,
+                          lcache_ticket *t, ProtobufCMessage **resp)
+{
+    lcache *c = svc_app_of(ctx)->calls_cache;
+    int64_t now = cs_mono_ms();
+    lcache_begin(c, m, auth_sees_all(id), id->user_id, names, req, now, calls__now_us(), t);
+    *resp = lcache_get(c, t, d, now);
+    return *resp != NULL;
+}
+
 static cs_err calls__fail_db(rpc_ctx *ctx, cs_err e, const char *what, const char *id)
 {
     if (e == CS_ERR_NOT_FOUND)
@@ -163,6 +178,7 @@ cs_err calls_history(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage
     calls_history_q q = {0};
     char after_id[40] = "";
     auth_identity id;
+    lcache_ticket t;
     int64_t total = 0;
     bool more = false;
     cs_err rc = svc_auth(ctx, &id);
@@ -222,6 +238,9 @@ cs_err calls_history(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage
     callservice__v1__list_call_history_response__init(out);
     callservice__v1__page_info__init(pi);
     out->page_info = pi;
+    if (calls__cached(ctx, LCACHE_HISTORY, &id, false, req,
+                      &callservice__v1__list_call_history_response__descriptor, &t, resp))
+        goto out; /* rc is CS_OK; out is freed */
     rc = calls_repo_history(svc_db(ctx), &q, &out->calls, &out->n_calls, &total, &more);
     if (rc != CS_OK) {
         rc = svc_db_fail(ctx, rc);
@@ -241,6 +260,8 @@ cs_err calls_history(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage
             goto out;
         }
     }
+    lcache_put(svc_app_of(ctx)->calls_cache, &t, &out->base,
+               lcache_calls_valid_ms(out->calls, out->n_calls, t.wall_us));
     *resp = &out->base;
     out = NULL;
 out:
@@ -253,9 +274,12 @@ cs_err calls_active(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage 
 {
     Callservice__V1__ListActiveCallsResponse *out = NULL;
     auth_identity id;
+    lcache_ticket t;
     cs_err rc = svc_auth(ctx, &id);
-    (void)req;
     if (rc != CS_OK)
+        goto out;
+    if (calls__cached(ctx, LCACHE_ACTIVE, &id, false, req,
+                      &callservice__v1__list_active_calls_response__descriptor, &t, resp))
         goto out;
     out = malloc(sizeof *out);
     if (!out) {
@@ -269,6 +293,8 @@ cs_err calls_active(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage 
         rc = svc_db_fail(ctx, rc);
         goto out;
     }
+    lcache_put(svc_app_of(ctx)->calls_cache, &t, &out->base,
+               lcache_calls_valid_ms(out->calls, out->n_calls, t.wall_us));
     *resp = &out->base;
     out = NULL;
 out:
@@ -285,8 +311,14 @@ cs_err calls_statistics(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
     const char *user = NULL;
     int64_t from, to;
     auth_identity id;
+    lcache_ticket t;
     cs_err rc = svc_auth(ctx, &id);
     if (rc != CS_OK)
+        goto out;
+    /* Keyed by the request: a period ending now (no `to`) is one entry,
+     * served for LCACHE_LIVE_PERIOD_MS with the period it was computed for. */
+    if (calls__cached(ctx, LCACHE_STATS, &id, auth_sees_all(&id), req,
+                      &callservice__v1__call_statistics__descriptor, &t, resp))
         goto out;
     to = r->to ? calls_timestamp_us(r->to) : calls__now_us();
     from = r->from ? calls_timestamp_us(r->from) : to - 86400LL * 1000000;
@@ -324,6 +356,8 @@ cs_err calls_statistics(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
         rc = svc_db_fail(ctx, rc);
         goto out;
     }
+    lcache_put(svc_app_of(ctx)->calls_cache, &t, &st->base,
+               r->to ? INT64_MAX : LCACHE_LIVE_PERIOD_MS);
     *resp = &st->base;
     st = NULL;
 out:
@@ -375,6 +409,8 @@ cs_err calls_add_note(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessag
                            id.user_id, (const char *const *)parties, n_parties, &note->base, NULL);
     if (rc == CS_OK)
         rc = db_commit(db);
+    for (size_t i = 0; i < n_parties; i++) /* read-your-writes on this instance */
+        lcache_bump_user(svc_app_of(ctx)->calls_cache, parties[i]);
     if (rc != CS_OK) {
         db_rollback(db);
         goto dbfail;

@@ -23,6 +23,7 @@
 #include "callservice/v1/events.pb-c.h"
 #include "common/err.h"
 #include "db/db.h"
+#include "events/filter.h"
 
 /* Appends one event inside the caller's open transaction on db.
  *   type:       EVENT_TYPE_CALL_* / CALL_NOTE_ADDED / USER_STATUS_CHANGED.
@@ -87,6 +88,10 @@ typedef struct events_listen {
     void (*on_notify)(void *arg, const char *payload);
     void (*on_link)(void *arg, int up);
     void *arg;
+    /* Optional (NULL: none): every stored event the listener reads, in seq
+     * order, on every instance (its own appends included), before it is
+     * fanned out; m points into the row and lives only for the call. */
+    void (*on_event)(void *arg, const events_meta *m);
 } events_listen;
 
 /* Connects the listener once (so that the hub knows the current seq before

@@ -374,6 +374,16 @@ out:
     return rc;
 }
 
+/* Tells the other modules that watch stored events about r. */
+static void hub__observe(events_hub *hub, const events_rec *r)
+{
+    events_meta m = events_rec_meta(r);
+
+    for (size_t i = 0; i < hub->n_extra; i++)
+        if (hub->extra[i].on_event != NULL)
+            hub->extra[i].on_event(hub->extra[i].arg, &m);
+}
+
 /* Reads and dispatches every row after hub->seq. -1 if the connection
  * failed (it is closed; the caller reconnects). */
 static int hub__catch_up(events_hub *hub)
@@ -394,6 +404,8 @@ static int hub__catch_up(events_hub *hub)
         for (i = 0; i < n; i++) {
             events_rec *r = events_rec_from_row(res, i);
             events_sub *s;
+            if (r != NULL)
+                hub__observe(hub, r);
             pthread_mutex_lock(&hub->mu);
             if (r != NULL)
                 for (s = hub->subs; s != NULL; s = s->next)
