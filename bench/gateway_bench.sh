@@ -29,6 +29,13 @@
 # PostgreSQL ran during it (executions per request, mean execution time,
 # rows per execution) to stderr; it adds its own cost, so CPU figures are
 # best taken without it.
+#
+# A/B mode: CALLGW_BIN_B=path starts a second callgw (B) beside the first (A)
+# on the same callsvc and data, checks that A and B answer every path with
+# the same bytes (the answers are compared with cmp; A is asked twice so
+# that an answer that changes by itself is not blamed on B), then measures
+# each path AB_ROUNDS times (default 2) as A, B, A, B, ... so that both see
+# the same machine state. The table gets a "gw" column (A or B).
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 
@@ -63,6 +70,17 @@ CALLGW_PID=$!
 STACK_PIDS+=("$CALLGW_PID")
 stack_wait_port "$port" callgw || { tail "$STACK_DIR/callgw.log" >&2; exit 1; }
 stack_log "callgw pid $CALLGW_PID on $port (${CALLGW_ENV:-defaults}), RSS $(stack_mem_kb "$CALLGW_PID" VmRSS) kB idle"
+if [ -n "${CALLGW_BIN_B:-}" ]; then
+    port_b="$(stack_free_port)"
+    GW_B="http://127.0.0.1:$port_b"
+    # shellcheck disable=SC2086
+    env HTTP_ADDR="127.0.0.1:$port_b" CALLSVC_ADDR="$GRPC_ADDR" ${CALLGW_ENV:-} "$CALLGW_BIN_B" \
+        >"$STACK_DIR/callgw_b.log" 2>&1 &
+    CALLGW_PID_B=$!
+    STACK_PIDS+=("$CALLGW_PID_B")
+    stack_wait_port "$port_b" callgw || { tail "$STACK_DIR/callgw_b.log" >&2; exit 1; }
+    stack_log "callgw B ($CALLGW_BIN_B) pid $CALLGW_PID_B on $port_b, RSS $(stack_mem_kb "$CALLGW_PID_B" VmRSS) kB idle"
+fi
 
 # ---- data ------------------------------------------------------------------
 ADMIN_ID="$(stack_psql "select id from users where email = '$ADMIN_EMAIL'")"
@@ -108,6 +126,21 @@ stack_log "seeded: agent $AGENT_ID with 20 active and 180 ended calls; the answe
 for p in $PATHS; do
     stack_log "$p: $(get "$p" | wc -c) bytes of JSON"
 done
+if [ -n "${CALLGW_BIN_B:-}" ]; then
+    for p in $PATHS; do
+        curl -sS -f -H "authorization: Bearer $AGENT_TOKEN" "$GW$p" >"$STACK_DIR/a1"
+        curl -sS -f -H "authorization: Bearer $AGENT_TOKEN" "$GW_B$p" >"$STACK_DIR/b"
+        curl -sS -f -H "authorization: Bearer $AGENT_TOKEN" "$GW$p" >"$STACK_DIR/a2"
+        if cmp -s "$STACK_DIR/a1" "$STACK_DIR/b"; then
+            stack_log "$p: A and B answer the same $(wc -c <"$STACK_DIR/b") bytes"
+        elif cmp -s "$STACK_DIR/a1" "$STACK_DIR/a2"; then
+            stack_log "$p: A and B answer different bytes:"$'\n'"$(cmp "$STACK_DIR/a1" "$STACK_DIR/b" || true)"
+            exit 1
+        else
+            stack_log "$p: the answer changes by itself; not compared"
+        fi
+    done
+fi
 
 # ---- measure ---------------------------------------------------------------
 ticks() { stack_cpu_ticks "$1"; }
@@ -129,9 +162,13 @@ ms() { # wrk's "1.23ms" / "456.78us" / "1.02s" -> ms
         printf "%.2f", n }'
 }
 
-echo "| endpoint | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors | callgw RSS MB | callgw VmHWM MB | CPU % callgw / callsvc / postgres | CPU µs per request callgw / callsvc / postgres | load avg before |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
-for p in $PATHS; do
+echo "| endpoint | ${CALLGW_BIN_B:+gw | }req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors | callgw RSS MB | callgw VmHWM MB | CPU % callgw / callsvc / postgres | CPU µs per request callgw / callsvc / postgres | load avg before |"
+echo "|---|${CALLGW_BIN_B:+---|}---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
+# One measured run of path $1 against gateway $2 (A or B).
+measure() {
+    local p="$1" which="$2" GW="$GW" CALLGW_PID="$CALLGW_PID" col=""
+    if [ "$which" = B ]; then GW="$GW_B" CALLGW_PID="$CALLGW_PID_B"; fi
+    [ -n "${CALLGW_BIN_B:-}" ] && col="$which | "
     wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -H "authorization: Bearer $AGENT_TOKEN" "$GW$p" >/dev/null
     load="$(stack_load)"
     n=$((${n:-0} + 1))
@@ -169,11 +206,21 @@ for p in $PATHS; do
     sockerr="$(sed -n 's/.*Socket errors: \(.*\)/\1/p' <<<"$out")"
     stack_log "context switches per request: callgw $(echo "scale=2; ($gc1 - $gc0) / $nreq" | bc)," \
         "callsvc $(echo "scale=2; ($sc1 - $sc0) / $nreq" | bc)"
-    printf '| `GET %s` | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s / %s / %s | %s / %s / %s | %s |\n' "$p" "$rps" \
+    printf '| `GET %s` | %s%s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s / %s / %s | %s / %s / %s | %s |\n' "$p" "$col" "$rps" \
         "$(ms "$(lat 50%)")" "$(ms "$(lat 90%)")" "$(ms "$(lat 99%)")" "$(ms "$max")" \
         "${non2xx:-0}" "${sockerr:-none}" \
         "$(echo "$(stack_mem_kb "$CALLGW_PID" VmRSS) / 1024" | bc -l)" \
         "$(echo "$(stack_mem_kb "$CALLGW_PID" VmHWM) / 1024" | bc -l)" \
         "$(pct "$g0" "$g1")" "$(pct "$s0" "$s1")" "$(pct "$p0" "$p1")" \
         "$(usreq "$g0" "$g1" "$nreq")" "$(usreq "$s0" "$s1" "$nreq")" "$(usreq "$p0" "$p1" "$nreq")" "$load"
+}
+for p in $PATHS; do
+    if [ -n "${CALLGW_BIN_B:-}" ]; then
+        for _ in $(seq "${AB_ROUNDS:-2}"); do
+            measure "$p" A
+            measure "$p" B
+        done
+    else
+        measure "$p" A
+    fi
 done
