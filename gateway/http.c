@@ -120,6 +120,7 @@ struct gw_http {
     int closed;
     long in_flight;
     unsigned long rid_counter;
+    pbjson_arena arena; /* gw__finish's decoded answers (service thread) */
     struct lws_protocols protocols[2];
 #ifdef GW_HAVE_SOCKETIO
     sio_server *sio;
@@ -402,8 +403,11 @@ static void gw__finish(gw_req *r)
     }
     desc = r->kind == GW_REQ_READYZ ? &grpc__health__v1__health_check_response__descriptor
                                     : r->match.route->response;
-    resp = protobuf_c_message_unpack(desc, NULL, r->resp_len, r->resp ? r->resp : (uint8_t *)"");
+    /* The answer lives in the service thread's arena until it is written
+     * out below: no malloc/free per string and sub-message. */
+    resp = pbjson_arena_unpack(&r->h->arena, desc, r->resp_len, r->resp);
     if (!resp) {
+        pbjson_arena_reset(&r->h->arena);
         gw__error(r, CS_ERR_INTERNAL, 502, "callsvc sent a response that cannot be decoded");
         return;
     }
@@ -417,10 +421,13 @@ static void gw__finish(gw_req *r)
             gw__http_error(r, 503, "UNAVAILABLE", "callsvc is not serving");
         }
     } else {
-        pbjson_write(gw__out(r), resp);
+        /* One allocation for headers and body: the JSON of a list is
+         * about twice its protobuf size, so it grows only past 3x. */
+        pbjson_buf_reserve(gw__out(r), r->resp_len * 3 + 256);
+        pbjson_write(&r->out, resp);
         gw__ready(r, r->match.route->status, "application/json");
     }
-    protobuf_c_message_free_unpacked(resp, NULL);
+    pbjson_arena_reset(&r->h->arena);
 }
 
 static void gw__drain(gw_http *h)
@@ -1400,6 +1407,7 @@ void gw_http_free(gw_http *h)
         t = n;
     }
     gw_metrics_free(h->metrics);
+    pbjson_arena_free(&h->arena);
     free(h->openapi);
     free(h->addr);
     free(h->cors);

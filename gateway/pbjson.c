@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@
 
 /* ---- output buffer ----------------------------------------------------- */
 
-static int pbjson__reserve(pbjson_buf *b, size_t extra)
+int pbjson_buf_reserve(pbjson_buf *b, size_t extra)
 {
     size_t need, cap;
     char *p;
@@ -54,7 +55,7 @@ static int pbjson__reserve(pbjson_buf *b, size_t extra)
 
 void pbjson_buf_append(pbjson_buf *b, const char *s, size_t n)
 {
-    if (pbjson__reserve(b, n) != 0)
+    if (pbjson_buf_reserve(b, n) != 0)
         return;
     memcpy(b->data + b->len, s, n);
     b->len += n;
@@ -686,6 +687,72 @@ json_t *pbjson_encode_json(const ProtobufCMessage *msg)
     json_t *j = s ? json_loadb(s, len, 0, NULL) : NULL;
     free(s);
     return j;
+}
+
+/* ---- unpack arena ------------------------------------------------------ */
+
+/* A spilled allocation: its header, then the bytes (aligned like malloc's). */
+struct pbjson_arena_chunk {
+    pbjson_arena_chunk *next;
+    max_align_t align[];
+};
+
+#define PBJSON__ALIGN (sizeof(max_align_t))
+
+static void *pbjson__arena_alloc(void *data, size_t size)
+{
+    pbjson_arena *a = data;
+    size_t need = (size + PBJSON__ALIGN - 1) & ~(PBJSON__ALIGN - 1);
+    pbjson_arena_chunk *c;
+    if (need < size)
+        return NULL;
+    if (!a->block)
+        a->block = malloc(PBJSON_ARENA_BLOCK);
+    if (a->block && need <= PBJSON_ARENA_BLOCK - a->used) {
+        void *p = a->block + a->used;
+        a->used += need;
+        return p;
+    }
+    if (size > SIZE_MAX - sizeof *c)
+        return NULL;
+    c = malloc(sizeof *c + size);
+    if (!c)
+        return NULL;
+    c->next = a->extra;
+    a->extra = c;
+    return c->align;
+}
+
+/* Pieces go away with the arena, all at once. */
+static void pbjson__arena_release(void *data, void *ptr)
+{
+    (void)data;
+    (void)ptr;
+}
+
+ProtobufCMessage *pbjson_arena_unpack(pbjson_arena *a, const ProtobufCMessageDescriptor *desc,
+                                      size_t len, const uint8_t *data)
+{
+    ProtobufCAllocator alloc = {pbjson__arena_alloc, pbjson__arena_release, a};
+    static const uint8_t empty[1];
+    return protobuf_c_message_unpack(desc, &alloc, len, data ? data : empty);
+}
+
+void pbjson_arena_reset(pbjson_arena *a)
+{
+    while (a->extra) {
+        pbjson_arena_chunk *n = a->extra->next;
+        free(a->extra);
+        a->extra = n;
+    }
+    a->used = 0;
+}
+
+void pbjson_arena_free(pbjson_arena *a)
+{
+    pbjson_arena_reset(a);
+    free(a->block);
+    a->block = NULL;
 }
 
 /* ---- decode ------------------------------------------------------------ */

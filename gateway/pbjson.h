@@ -61,6 +61,9 @@ typedef struct pbjson_buf {
     int oom;
 } pbjson_buf;
 
+/* Makes room for extra more bytes (and the NUL) in one allocation; -1 (and
+ * oom set) when out of memory. */
+int pbjson_buf_reserve(pbjson_buf *b, size_t extra);
 void pbjson_buf_append(pbjson_buf *b, const char *s, size_t n);
 void pbjson_buf_puts(pbjson_buf *b, const char *s);
 /* Appends s (n bytes) as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
@@ -91,6 +94,34 @@ cs_err pbjson_decode_json(const json_t *json, const ProtobufCMessageDescriptor *
 cs_err pbjson_decode(const char *text, size_t len, size_t max_len,
                      const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, char *err,
                      size_t errlen);
+
+/* An arena for decoding protobuf answers: every allocation
+ * protobuf_c_message_unpack makes for one message (the message, its strings,
+ * arrays, sub-messages and its temporary tables) is cut from one block, and
+ * the whole message goes away at once with pbjson_arena_reset instead of one
+ * free() per piece. The first block (PBJSON_ARENA_BLOCK bytes) is kept across
+ * resets; larger messages spill into extra malloc'd chunks that the reset
+ * frees. Ownership: the arena owns every message unpacked into it; such a
+ * message must never be passed to protobuf_c_message_free_unpacked. One
+ * arena serves one thread at a time. A zeroed pbjson_arena is ready. */
+#define PBJSON_ARENA_BLOCK 65536
+
+typedef struct pbjson_arena_chunk pbjson_arena_chunk;
+typedef struct pbjson_arena {
+    char *block;
+    size_t used;
+    pbjson_arena_chunk *extra; /* spilled allocations, freed by the reset */
+} pbjson_arena;
+
+/* Unpacks len bytes of data as a desc message into a; NULL when the bytes
+ * are not a valid message or memory ran out (the arena must still be
+ * reset). */
+ProtobufCMessage *pbjson_arena_unpack(pbjson_arena *a, const ProtobufCMessageDescriptor *desc,
+                                      size_t len, const uint8_t *data);
+/* Releases every message unpacked into a; keeps the first block. */
+void pbjson_arena_reset(pbjson_arena *a);
+/* Releases everything, the first block too; a is then zeroed. */
+void pbjson_arena_free(pbjson_arena *a);
 
 /* "sip_device" -> "sipDevice" (truncated to outlen). */
 void pbjson_json_name(const char *proto_name, char *out, size_t outlen);
