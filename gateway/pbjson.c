@@ -19,7 +19,9 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -488,6 +490,119 @@ static int pbjson__parse_time(const char *s, int64_t *secs, int32_t *nanos)
     return 0;
 }
 
+/* ---- name cache ---------------------------------------------------------- */
+
+/* The JSON text the writer emits for a descriptor's names, built once per
+ * descriptor: for a message, "\"lowerCamel\":" per field (in fields[]
+ * order); for an enum, "\"short_name\"" per value (in values[] order). */
+typedef struct pbjson__text {
+    const char *s;
+    size_t len;
+} pbjson__text;
+
+typedef struct pbjson__names {
+    const void *desc;
+    unsigned n;
+    pbjson__text text[];
+} pbjson__names;
+
+/* Open addressing on the descriptor's address. Slots are filled under the
+ * lock and published with a release store; readers need no lock. A full
+ * table (more descriptors than any schema here has) or a failed allocation
+ * only means the names are computed on every use, as before. */
+#define PBJSON__CACHE_SLOTS 512
+static _Atomic(const pbjson__names *) pbjson__cache[PBJSON__CACHE_SLOTS];
+static pthread_mutex_t pbjson__cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t pbjson__slot(const void *desc)
+{
+    return (size_t)(((uintptr_t)desc >> 4) * UINT64_C(0x9e3779b97f4a7c15) >> 40) %
+           PBJSON__CACHE_SLOTS;
+}
+
+/* Fills b with the JSON text of item i of desc. */
+typedef void (*pbjson__name_fn)(pbjson_buf *b, const void *desc, unsigned i);
+
+static void pbjson__field_text(pbjson_buf *b, const void *desc, unsigned i)
+{
+    pbjson__write_name(b, ((const ProtobufCMessageDescriptor *)desc)->fields[i].name);
+}
+
+static void pbjson__enum_text(pbjson_buf *b, const void *desc, unsigned i)
+{
+    const ProtobufCEnumDescriptor *ed = desc;
+    char name[128];
+    const char *s = pbjson_enum_short_name(ed, ed->values[i].value, name, sizeof name);
+    pbjson_buf_string(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* Builds the names of desc (n items) as one allocation; NULL when out of
+ * memory. */
+static pbjson__names *pbjson__names_build(const void *desc, unsigned n, pbjson__name_fn fn)
+{
+    pbjson_buf text = {0};
+    size_t *ends = malloc((n ? n : 1) * sizeof *ends);
+    pbjson__names *nm = NULL;
+    char *p;
+    if (!ends)
+        goto out;
+    for (unsigned i = 0; i < n; i++) {
+        fn(&text, desc, i);
+        ends[i] = text.len;
+    }
+    if (text.oom)
+        goto out;
+    nm = malloc(sizeof *nm + n * sizeof nm->text[0] + text.len + 1);
+    if (!nm)
+        goto out;
+    nm->desc = desc;
+    nm->n = n;
+    p = (char *)&nm->text[n];
+    if (text.len)
+        memcpy(p, text.data, text.len);
+    for (unsigned i = 0; i < n; i++) {
+        size_t start = i ? ends[i - 1] : 0;
+        nm->text[i].s = p + start;
+        nm->text[i].len = ends[i] - start;
+    }
+out:
+    free(ends);
+    pbjson_buf_free(&text);
+    return nm;
+}
+
+/* The cached names of desc, built on first use; NULL if unavailable. */
+static const pbjson__names *pbjson__names_of(const void *desc, unsigned n, pbjson__name_fn fn)
+{
+    size_t h = pbjson__slot(desc), i;
+    const pbjson__names *nm = NULL;
+    for (i = 0; i < PBJSON__CACHE_SLOTS; i++) {
+        const pbjson__names *e = atomic_load_explicit(&pbjson__cache[(h + i) % PBJSON__CACHE_SLOTS],
+                                                      memory_order_acquire);
+        if (!e)
+            break;
+        if (e->desc == desc)
+            return e;
+    }
+    pthread_mutex_lock(&pbjson__cache_lock);
+    for (i = 0; i < PBJSON__CACHE_SLOTS; i++) {
+        size_t slot = (h + i) % PBJSON__CACHE_SLOTS;
+        const pbjson__names *e = atomic_load_explicit(&pbjson__cache[slot], memory_order_relaxed);
+        if (e && e->desc == desc) {
+            nm = e;
+            break;
+        }
+        if (!e) {
+            nm = pbjson__names_build(desc, n, fn);
+            if (nm)
+                atomic_store_explicit(&pbjson__cache[slot], nm, memory_order_release);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pbjson__cache_lock);
+    return nm;
+}
+
 /* ---- encode ------------------------------------------------------------ */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -569,8 +684,17 @@ static void pbjson__write_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f
         pbjson_buf_puts(b, *(const protobuf_c_boolean *)p ? "true" : "false");
         break;
     case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumDescriptor *ed = f->descriptor;
         int v = *(const int *)p;
-        const char *name = pbjson_enum_short_name(f->descriptor, v, num, sizeof num);
+        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
+        const pbjson__names *nm = ev ? pbjson__names_of(ed, ed->n_values, pbjson__enum_text) : NULL;
+        const char *name;
+        if (nm) {
+            const pbjson__text *t = &nm->text[ev - ed->values];
+            pbjson_buf_append(b, t->s, t->len);
+            break;
+        }
+        name = pbjson_enum_short_name(ed, v, num, sizeof num);
         if (name)
             pbjson_buf_string(b, name, strlen(name));
         else
@@ -633,6 +757,7 @@ static int pbjson__oneof_set(const ProtobufCFieldDescriptor *f, const void *msg)
 static void pbjson__write_msg(pbjson_buf *b, const ProtobufCMessage *msg)
 {
     const ProtobufCMessageDescriptor *d = msg->descriptor;
+    const pbjson__names *nm = pbjson__names_of(d, d->n_fields, pbjson__field_text);
     int first = 1;
     pbjson__putc(b, '{');
     for (unsigned i = 0; i < d->n_fields; i++) {
@@ -643,7 +768,10 @@ static void pbjson__write_msg(pbjson_buf *b, const ProtobufCMessage *msg)
         if (!first)
             pbjson__putc(b, ',');
         first = 0;
-        pbjson__write_name(b, f->name);
+        if (nm)
+            pbjson_buf_append(b, nm->text[i].s, nm->text[i].len);
+        else
+            pbjson__write_name(b, f->name);
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
             const char *arr = *(char *const *)p;

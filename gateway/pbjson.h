@@ -32,7 +32,9 @@
  * arrays and sub-messages too) and freed by the caller with
  * protobuf_c_message_free_unpacked(msg, NULL). Encoded strings are malloc'd
  * and freed by the caller with free(); json_t results are new references.
- * Thread-safe: no global state.
+ * Thread-safe. The only global state is a cache of the JSON text of the
+ * names of each message and enum descriptor the writer meets (built once
+ * under a lock on first use, then read without one, never freed).
  */
 #ifndef GW_PBJSON_H
 #define GW_PBJSON_H
