@@ -156,61 +156,67 @@ static size_t pbjson__utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* What an ASCII byte becomes inside a JSON string: 0 itself, 'u' \u00XX,
+ * else the letter after a backslash. Bytes from 0x80 start UTF-8 sequences
+ * and are checked apart. */
+static const char pbjson__esc[128] = {
+    ['\0'] = 'u', [1] = 'u',  [2] = 'u',    [3] = 'u',    [4] = 'u',   [5] = 'u',     [6] = 'u',
+    [7] = 'u',    [8] = 'u',  ['\t'] = 't', ['\n'] = 'n', [11] = 'u',  [12] = 'u',    ['\r'] = 'r',
+    [14] = 'u',   [15] = 'u', [16] = 'u',   [17] = 'u',   [18] = 'u',  [19] = 'u',    [20] = 'u',
+    [21] = 'u',   [22] = 'u', [23] = 'u',   [24] = 'u',   [25] = 'u',  [26] = 'u',    [27] = 'u',
+    [28] = 'u',   [29] = 'u', [30] = 'u',   [31] = 'u',   ['"'] = '"', ['\\'] = '\\',
+};
+
 void pbjson_buf_string(pbjson_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, run = 0;
-    pbjson__putc(b, '"');
+    size_t i = 0;
+    char *o;
+    /* Worst case: every byte becomes \u00XX. One check, then the bytes go
+     * straight into the buffer. */
+    if (n > (SIZE_MAX - 3) / 6 || pbjson_buf_reserve(b, 6 * n + 2) != 0) {
+        b->oom = 1;
+        return;
+    }
+    o = b->data + b->len;
+    *o++ = '"';
     while (i < n) {
         unsigned c = s[i];
+        char e = c < 0x80 ? pbjson__esc[c] : 0;
         size_t l;
-        char esc[7];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        if (c < 0x80 && !e) {
+            *o++ = (char)c;
             i++;
-            run++;
             continue;
         }
-        pbjson_buf_append(b, (const char *)s + i - run, run);
-        run = 0;
         if (c >= 0x80) {
             l = pbjson__utf8_len(s + i, n - i);
             if (l == 0) {
-                pbjson_buf_append(b, "\xef\xbf\xbd", 3);
+                memcpy(o, "\xef\xbf\xbd", 3);
+                o += 3;
                 i++;
             } else {
-                pbjson_buf_append(b, (const char *)s + i, l);
+                memcpy(o, s + i, l);
+                o += l;
                 i += l;
             }
             continue;
         }
-        switch (c) {
-        case '"':
-            pbjson_buf_append(b, "\\\"", 2);
-            break;
-        case '\\':
-            pbjson_buf_append(b, "\\\\", 2);
-            break;
-        case '\n':
-            pbjson_buf_append(b, "\\n", 2);
-            break;
-        case '\r':
-            pbjson_buf_append(b, "\\r", 2);
-            break;
-        case '\t':
-            pbjson_buf_append(b, "\\t", 2);
-            break;
-        default:
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            pbjson_buf_append(b, esc, 6);
-            break;
+        *o++ = '\\';
+        if (e == 'u') {
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+        } else {
+            *o++ = e;
         }
         i++;
     }
-    pbjson_buf_append(b, (const char *)s + i - run, run);
-    pbjson__putc(b, '"');
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    *o = '\0';
 }
 
 /* ---- names ------------------------------------------------------------- */
