@@ -270,6 +270,7 @@ static int gw__write(struct lws *wsi, gw_req *r)
     char num[32];
     const char *line;
     int rc = -1;
+    double elapsed;
     if (r->out.oom)
         goto out;
     if (lws_add_http_header_status(wsi, (unsigned)r->status, &p, end))
@@ -337,11 +338,13 @@ static int gw__write(struct lws *wsi, gw_req *r)
         goto out;
     rc = 0;
 out:
+    elapsed = gw__elapsed(&r->t0);
     if (rc == 0)
-        gw_metrics_request(r->h->metrics, r->label, r->status, gw__elapsed(&r->t0));
-    log_debug("%s %s -> %d (%.2f ms) rid=%s", r->method,
-              r->match.route ? r->match.route->pattern : "-", r->status, gw__elapsed(&r->t0) * 1e3,
-              r->request_id);
+        gw_metrics_request(r->h->metrics, r->label, r->status, elapsed);
+    if (log_enabled(LOG_DEBUG))
+        log_debug("%s %s -> %d (%.2f ms) rid=%s", r->method,
+                  r->match.route ? r->match.route->pattern : "-", r->status, elapsed * 1e3,
+                  r->request_id);
     return rc;
 }
 
