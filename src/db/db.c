@@ -468,8 +468,8 @@ cs_err db_exec_stmt_deferred(db_conn *c, const db_stmt *st, const char *const *p
     cs_err rc = CS_OK;
     db__clear_error(c);
     if (!c->in_tx || st->nparams > DB_MAX_PARAMS) {
-        snprintf(c->errmsg, sizeof c->errmsg, "deferred statement %s outside a transaction",
-                 st->name);
+        snprintf(c->errmsg, sizeof c->errmsg, "deferred statement %s: %s", st->name,
+                 c->in_tx ? "too many parameters" : "outside a transaction");
         rc = CS_ERR_INTERNAL;
         goto out;
     }
