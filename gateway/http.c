@@ -65,8 +65,9 @@ struct gw_req {
     /* gRPC outcome, filled on the completion-queue thread */
     int grpc_status;
     char *grpc_msg;
-    uint8_t *resp;
+    uint8_t *resp; /* the raw answer, kept only for /readyz */
     size_t resp_len;
+    int json_ready; /* out holds the answer's JSON, written on that thread */
     /* the answer */
     int status;
     const char *ctype;
@@ -120,7 +121,7 @@ struct gw_http {
     int closed;
     long in_flight;
     unsigned long rid_counter;
-    pbjson_arena arena; /* gw__finish's decoded answers (service thread) */
+    pbjson_arena arena; /* decoded answers, on rpcc's completion-queue thread */
     struct lws_protocols protocols[2];
 #ifdef GW_HAVE_SOCKETIO
     sio_server *sio;
@@ -350,7 +351,12 @@ out:
 
 /* ---- gRPC -------------------------------------------------------------- */
 
-/* Completion-queue thread: copy the outcome, queue the request, wake lws. */
+/* Completion-queue thread: a route's answer is decoded and written as JSON
+ * here, off the service thread, which then only writes it to the socket
+ * (the lws loop is callgw's bottleneck: one thread for every connection).
+ * Only a success comes from that one thread (rpcc calls back failures on
+ * the caller's thread, with no answer), so h->arena has a single user.
+ * /readyz keeps the raw answer for gw__finish. */
 static void gw__rpc_done(void *arg, const rpcc_result *res)
 {
     gw_req *r = arg;
@@ -358,7 +364,18 @@ static void gw__rpc_done(void *arg, const rpcc_result *res)
     int wake;
     r->grpc_status = res->status;
     r->grpc_msg = strdup(res->message ? res->message : "");
-    if (res->status == 0 && res->resp_len) {
+    if (res->status == 0 && r->kind == GW_REQ_ROUTE) {
+        ProtobufCMessage *resp =
+            pbjson_arena_unpack(&h->arena, r->match.route->response, res->resp_len, res->resp);
+        if (resp) {
+            /* One allocation for headers and body: the JSON of a list is
+             * about twice its protobuf size, so it grows only past 3x. */
+            pbjson_buf_reserve(gw__out(r), res->resp_len * 3 + 256);
+            pbjson_write(&r->out, resp);
+            r->json_ready = 1;
+        }
+        pbjson_arena_reset(&h->arena);
+    } else if (res->status == 0 && res->resp_len) {
         r->resp = malloc(res->resp_len);
         if (r->resp) {
             memcpy(r->resp, res->resp, res->resp_len);
@@ -385,8 +402,7 @@ static void gw__rpc_done(void *arg, const rpcc_result *res)
 /* Service thread: turn a completed call into the HTTP answer. */
 static void gw__finish(gw_req *r)
 {
-    ProtobufCMessage *resp = NULL;
-    const ProtobufCMessageDescriptor *desc;
+    Grpc__Health__V1__HealthCheckResponse *health;
     r->rpc_pending = 0;
     if (!r->wsi) {
         gw__req_free(r);
@@ -404,33 +420,24 @@ static void gw__finish(gw_req *r)
                   r->grpc_msg && *r->grpc_msg ? r->grpc_msg : cs_err_name(e));
         return;
     }
-    desc = r->kind == GW_REQ_READYZ ? &grpc__health__v1__health_check_response__descriptor
-                                    : r->match.route->response;
-    /* The answer lives in the service thread's arena until it is written
-     * out below: no malloc/free per string and sub-message. */
-    resp = pbjson_arena_unpack(&r->h->arena, desc, r->resp_len, r->resp);
-    if (!resp) {
-        pbjson_arena_reset(&r->h->arena);
-        gw__error(r, CS_ERR_INTERNAL, 502, "callsvc sent a response that cannot be decoded");
+    if (r->kind == GW_REQ_ROUTE) {
+        if (r->json_ready) {
+            gw__ready(r, r->match.route->status, "application/json");
+        } else {
+            gw__error(r, CS_ERR_INTERNAL, 502, "callsvc sent a response that cannot be decoded");
+        }
         return;
     }
-    if (r->kind == GW_REQ_READYZ) {
-        int serving = ((Grpc__Health__V1__HealthCheckResponse *)resp)->status ==
-                      GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-        if (serving) {
-            pbjson_buf_puts(gw__out(r), "{\"status\":\"ready\"}");
-            gw__ready(r, 200, "application/json");
-        } else {
-            gw__http_error(r, 503, "UNAVAILABLE", "callsvc is not serving");
-        }
+    health = grpc__health__v1__health_check_response__unpack(NULL, r->resp_len, r->resp);
+    if (health &&
+        health->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
+        pbjson_buf_puts(gw__out(r), "{\"status\":\"ready\"}");
+        gw__ready(r, 200, "application/json");
     } else {
-        /* One allocation for headers and body: the JSON of a list is
-         * about twice its protobuf size, so it grows only past 3x. */
-        pbjson_buf_reserve(gw__out(r), r->resp_len * 3 + 256);
-        pbjson_write(&r->out, resp);
-        gw__ready(r, r->match.route->status, "application/json");
+        gw__http_error(r, 503, "UNAVAILABLE", "callsvc is not serving");
     }
-    pbjson_arena_reset(&r->h->arena);
+    if (health)
+        grpc__health__v1__health_check_response__free_unpacked(health, NULL);
 }
 
 static void gw__drain(gw_http *h)
