@@ -408,7 +408,6 @@ static void gw__finish(gw_req *r)
         gw__req_free(r);
         return;
     }
-    lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
     if (r->grpc_status != 0) {
         cs_err e = cs_err_from_grpc_status(r->grpc_status);
         gw_metrics_grpc_error(r->h->metrics, r->grpc_status);
@@ -530,9 +529,10 @@ static void gw__dispatch(gw_req *r)
         gw__error(r, e, cs_err_http_status(e), err);
         return;
     }
+    /* No lws timeout while the call is out: its gRPC deadline always ends
+     * it (DEADLINE_EXCEEDED -> 504), and an lws timeout costs a sorted
+     * insert into the loop's timeout list twice per request. */
     r->rpc_pending = 1;
-    if (r->wsi)
-        lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, r->h->cfg.request_timeout_ms / 1000 + 5);
     rpcc_unary_msg(r->h->rpc, r->match.route->rpc, msg, &md, r->h->cfg.request_timeout_ms,
                    gw__rpc_done, r);
     protobuf_c_message_free_unpacked(msg, NULL);
