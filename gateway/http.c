@@ -180,13 +180,20 @@ static void gw__req_free(gw_req *r)
     free(r);
 }
 
-/* Starts the body buffer with the reserved header space. */
+/* Starts the body buffer with the reserved header space (left as it is:
+ * gw__write puts the headers there) and room for body_hint bytes. */
+static pbjson_buf *gw__out_sized(gw_req *r, size_t body_hint)
+{
+    if (r->out.len == 0 && pbjson_buf_reserve(&r->out, GW_HEADROOM + body_hint) == 0) {
+        r->out.len = GW_HEADROOM;
+        r->out.data[r->out.len] = '\0';
+    }
+    return &r->out;
+}
+
 static pbjson_buf *gw__out(gw_req *r)
 {
-    static const char zeros[GW_HEADROOM];
-    if (r->out.len == 0)
-        pbjson_buf_append(&r->out, zeros, GW_HEADROOM);
-    return &r->out;
+    return gw__out_sized(r, 256);
 }
 
 /* Marks the answer ready and asks for the socket (service thread only). */
@@ -370,8 +377,7 @@ static void gw__rpc_done(void *arg, const rpcc_result *res)
         if (resp) {
             /* One allocation for headers and body: the JSON of a list is
              * about twice its protobuf size, so it grows only past 3x. */
-            pbjson_buf_reserve(gw__out(r), res->resp_len * 3 + 256);
-            pbjson_write(&r->out, resp);
+            pbjson_write(gw__out_sized(r, res->resp_len * 3 + 256), resp);
             r->json_ready = 1;
         }
         pbjson_arena_reset(&h->arena);
