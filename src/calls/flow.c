@@ -1152,8 +1152,8 @@ static cs_err calls__cmd_transfer(calls_worker *w, calls_cmd *cmd, call_rec *r)
     if (to_user)
         rc = calls_repo_add_party(w->db, c->id, dest.id);
     if (rc == CS_OK)
-        rc = calls_repo_add_transfer(w->db, c->id, cmd->who.user_id, cmd->to,
-                                     to_user ? dest.id : NULL, id);
+        rc = calls_repo_add_transfer(w->db, r, cmd->who.user_id, cmd->to, to_user ? dest.id : NULL,
+                                     id);
     if (rc == CS_OK)
         rc = calls__save_emit(w, r, EV(CALL_TRANSFERRED), cmd->who.user_id);
     if (rc != CS_OK)

@@ -74,6 +74,8 @@ enum {
  * their count statement would give. */
 #define CALLS__COLS_CHILDREN CALLS__COLS ", c.has_children"
 enum { COL_HAS_CHILDREN = COL_OWNER + 1, COL_LIST_TOTAL };
+/* A row read FOR UPDATE: CALLS__COLS_CHILDREN, then the clock at the lock. */
+enum { COL_LOCKED_AT = COL_HAS_CHILDREN + 1 };
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
@@ -473,6 +475,13 @@ static cs_err calls__one(db_conn *db, int flags, const db_stmt *st, const char *
         rc = CS_ERR_INTERNAL;
         goto out;
     }
+    if (rflags & CALLS_FOR_UPDATE) {
+        /* the row is locked from here to the transaction's end, so the
+         * flag stays exact (see children_known) */
+        r->has_children = db_get_bool(res, 0, COL_HAS_CHILDREN);
+        r->children_known = true;
+        r->locked_at_us = db_get_ll(res, 0, COL_LOCKED_AT);
+    }
     if (rflags & CALLS_WITH_CHILDREN) {
         rc = calls_repo_load_children(db, r);
         if (rc != CS_OK)
@@ -493,7 +502,10 @@ out:
 static const db_stmt calls__get_stmt = {
     "calls_get", "SELECT " CALLS__COLS " FROM calls c WHERE c.id = $1::uuid", 1};
 static const db_stmt calls__get_lock_stmt = {
-    "calls_get_lock", "SELECT " CALLS__COLS " FROM calls c WHERE c.id = $1::uuid FOR UPDATE", 1};
+    "calls_get_lock",
+    "SELECT " CALLS__COLS_CHILDREN
+    ", " US("clock_timestamp()") " FROM calls c WHERE c.id = $1::uuid FOR UPDATE",
+    1};
 
 cs_err calls_repo_get(db_conn *db, const char *id, int flags, call_rec **out)
 {
@@ -514,9 +526,11 @@ static const db_stmt calls__by_channel_stmt = {
     1};
 static const db_stmt calls__by_channel_lock_stmt = {
     "calls_by_channel_lock",
-    "SELECT " CALLS__COLS " FROM calls c WHERE c.ended_at IS NULL AND"
-    " (c.caller_channel_id = $1 OR c.callee_channel_id = $1 OR c.pending_channel_id = $1)"
-    " ORDER BY c.created_at DESC LIMIT 1 FOR UPDATE",
+    "SELECT " CALLS__COLS_CHILDREN
+    ", " US("clock_timestamp()") " FROM calls c WHERE c.ended_at IS NULL AND"
+                                 " (c.caller_channel_id = $1 OR c.callee_channel_id = $1 OR "
+                                 "c.pending_channel_id = $1)"
+                                 " ORDER BY c.created_at DESC LIMIT 1 FOR UPDATE",
     1};
 
 cs_err calls_repo_find_by_channel(db_conn *db, const char *channel_id, int flags, call_rec **out)
@@ -609,12 +623,81 @@ static const db_stmt calls__save_stmt = {
     " WHERE c.id = $1::uuid RETURNING " CALLS__COLS_CHILDREN,
     18};
 
+/* The save of a call this transaction holds FOR UPDATE: every column is
+ * known here, so nothing is returned and the statement is queued. */
+static const db_stmt calls__save_locked_stmt = {
+    "calls_save_locked",
+    "UPDATE calls c SET status = $2, hangup_cause = $3,"
+    " caller_user_id = $4::uuid, caller_name = $5, caller_extension = $6, caller_number = $7,"
+    " callee_user_id = $8::uuid, callee_name = $9, callee_extension = $10, callee_number = $11,"
+    " caller_channel_id = $12, callee_channel_id = $13, caller_up = $14::bool,"
+    " callee_up = $15::bool, bridge_id = $16, pending_channel_id = $17, asterisk_id = $18,"
+    " ringing_at = " TS(19) ", answered_at = " TS(20) ", ended_at = " TS(
+        21) ","
+            " version = $22::int8 WHERE c.id = $1::uuid",
+    22};
+
+static bool calls__status_ended(Callservice__V1__CallStatus s)
+{
+    return s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_COMPLETED ||
+           s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_BUSY ||
+           s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_NO_ANSWER ||
+           s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_FAILED ||
+           s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_CANCELED;
+}
+
+/* Whole seconds from a to b, rounded down as SQL's floor(extract(epoch)). */
+static int32_t calls__floor_s(int64_t a_us, int64_t b_us)
+{
+    int64_t d = b_us - a_us;
+    return (int32_t)(d >= 0 ? d / 1000000 : -((-d + 999999) / 1000000));
+}
+
+/* What calls__save_stmt's SET and RETURNING would make of c, in C, with
+ * now the clock at the row's lock: the time of this change is stamped once
+ * (coalesce: a time already set stays), duration and wait as CALLS__COLS
+ * computes them. */
+static cs_err calls__apply_save(Callservice__V1__Call *c, int64_t now)
+{
+    struct {
+        Google__Protobuf__Timestamp **ts;
+        bool now_due;
+    } stamps[] = {
+        {&c->ringing_at, c->status == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_RINGING},
+        {&c->answered_at, c->status == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_IN_PROGRESS},
+        {&c->ended_at, calls__status_ended(c->status)},
+    };
+    int64_t created = calls_timestamp_us(c->created_at), answered, ended, waited_to;
+    for (size_t i = 0; i < sizeof stamps / sizeof *stamps; i++) {
+        if (!stamps[i].now_due || *stamps[i].ts)
+            continue;
+        *stamps[i].ts = calls_timestamp_new(now);
+        if (!*stamps[i].ts)
+            return CS_ERR_INTERNAL;
+    }
+    answered = c->answered_at ? calls_timestamp_us(c->answered_at) : 0;
+    ended = c->ended_at ? calls_timestamp_us(c->ended_at) : now;
+    c->duration_seconds = c->answered_at ? calls__floor_s(answered, ended) : 0;
+    waited_to = c->answered_at ? answered : ended;
+    c->wait_seconds = calls__floor_s(created, waited_to);
+    c->version++;
+    return CS_OK;
+}
+
+static void calls__us_param(char *buf, size_t len, const Google__Protobuf__Timestamp *ts,
+                            const char **param)
+{
+    snprintf(buf, len, "%lld", (long long)calls_timestamp_us(ts));
+    *param = ts ? buf : NULL;
+}
+
 cs_err calls_repo_save(db_conn *db, call_rec *r)
 {
     Callservice__V1__Call *c = r->call;
     PGresult *res = NULL;
     cs_err rc;
-    const char *params[] = {
+    char ring[24], ans[24], end[24], ver[24];
+    const char *params[22] = {
         c->id,
         call_status_name(c->status),
         c->hangup_cause,
@@ -636,6 +719,20 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
     };
     if (!params[1]) {
         rc = CS_ERR_INVALID;
+        goto out;
+    }
+    if (r->locked_at_us) {
+        /* One round trip less per change: the UPDATE goes with the event
+         * append and the COMMIT; if it fails, so does the commit. */
+        rc = calls__apply_save(c, r->locked_at_us);
+        if (rc != CS_OK)
+            goto out;
+        calls__us_param(ring, sizeof ring, c->ringing_at, &params[18]);
+        calls__us_param(ans, sizeof ans, c->answered_at, &params[19]);
+        calls__us_param(end, sizeof end, c->ended_at, &params[20]);
+        snprintf(ver, sizeof ver, "%lld", (long long)c->version);
+        params[21] = ver;
+        rc = db_exec_stmt_deferred(db, &calls__save_locked_stmt, params);
         goto out;
     }
     rc = db_exec_stmt(db, 0, &calls__save_stmt, params, &res);
@@ -801,13 +898,16 @@ static const db_stmt calls__add_transfer_stmt = {
     " $3, $4::uuid, $5)",
     5};
 
-cs_err calls_repo_add_transfer(db_conn *db, const char *call_id, const char *by_user_id,
+cs_err calls_repo_add_transfer(db_conn *db, call_rec *r, const char *by_user_id,
                                const char *to_target, const char *to_user_id,
                                const char *channel_id)
 {
-    const char *params[] = {call_id, calls__nz(by_user_id), to_target, calls__nz(to_user_id),
+    const char *params[] = {r->call->id, calls__nz(by_user_id), to_target, calls__nz(to_user_id),
                             channel_id};
-    return db_exec_stmt(db, 0, &calls__add_transfer_stmt, params, NULL);
+    cs_err rc = db_exec_stmt(db, 0, &calls__add_transfer_stmt, params, NULL);
+    if (rc == CS_OK && r->children_known)
+        r->has_children = true; /* what the trigger just set on the row */
+    return rc;
 }
 
 static const db_stmt calls__count_transfers_stmt = {
@@ -833,13 +933,15 @@ static const db_stmt calls__add_note_stmt = {
     " RETURNING id, call_id, coalesce(author_id::text, ''), author_name, text, " US("created_at"),
     3};
 
-cs_err calls_repo_add_note(db_conn *db, const char *call_id, const char *author_id,
-                           const char *text, Callservice__V1__CallNote **out)
+cs_err calls_repo_add_note(db_conn *db, call_rec *r, const char *author_id, const char *text,
+                           Callservice__V1__CallNote **out)
 {
-    const char *params[] = {call_id, author_id, text};
+    const char *params[] = {r->call->id, author_id, text};
     PGresult *res = NULL;
     cs_err rc = db_exec_stmt(db, 0, &calls__add_note_stmt, params, &res);
     *out = NULL;
+    if (rc == CS_OK && r->children_known)
+        r->has_children = true; /* what the trigger just set on the row */
     if (rc == CS_OK) {
         *out = calls__note_from_row(res, 0);
         if (!*out)

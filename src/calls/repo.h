@@ -33,14 +33,23 @@ typedef struct call_rec {
     char *pending_channel_id; /* never NULL, "" none: a transfer leg being dialled */
     char *owner_id;           /* never NULL, "" none */
     bool children_loaded;     /* calls_repo_load_children filled call's transfers and notes */
-    /* Set by calls_repo_insert and calls_repo_save, which run with the row
-     * locked (a new row, or one this transaction holds FOR UPDATE): whether
-     * the call may have transfers or notes (calls.has_children), exact
-     * until the transaction ends as both are only added under the row lock.
+    /* Set by calls_repo_insert, calls_repo_get with CALLS_FOR_UPDATE and
+     * calls_repo_save, which run with the row locked (a new row, or one
+     * this transaction holds FOR UPDATE): whether the call may have
+     * transfers or notes (calls.has_children), exact until the transaction
+     * ends as both are only added under the row lock (by another
+     * transaction; this one's calls_repo_add_transfer/_note update it).
      * calls_repo_load_children and calls_repo_parties_of skip their reads
      * for a call that has neither. */
     bool children_known;
     bool has_children;
+    /* Set by calls_repo_get with CALLS_FOR_UPDATE: PostgreSQL's clock
+     * (µs since the epoch) when it locked the row. While the transaction
+     * holds that lock, calls_repo_save knows every column the UPDATE will
+     * give (version + 1, the times of this change taken from this clock)
+     * and queues the UPDATE to go out with the COMMIT instead of waiting
+     * for it. 0 otherwise. */
+    int64_t locked_at_us;
 } call_rec;
 
 void call_rec_free(call_rec *r);
@@ -110,17 +119,19 @@ cs_err calls_repo_is_party(db_conn *db, const char *call_id, const char *user_id
  * call has none). */
 cs_err calls_repo_load_children(db_conn *db, call_rec *r) __attribute__((warn_unused_result));
 
-cs_err calls_repo_add_transfer(db_conn *db, const char *call_id, const char *by_user_id,
+/* Adds a transfer to r's call (held FOR UPDATE) and keeps r's
+ * has_children exact. */
+cs_err calls_repo_add_transfer(db_conn *db, call_rec *r, const char *by_user_id,
                                const char *to_target, const char *to_user_id,
                                const char *channel_id) __attribute__((warn_unused_result));
 /* The number of transfers of the call so far. */
 cs_err calls_repo_count_transfers(db_conn *db, const char *call_id, int *n)
     __attribute__((warn_unused_result));
 
-/* *out: the new note, with the author's name. */
-cs_err calls_repo_add_note(db_conn *db, const char *call_id, const char *author_id,
-                           const char *text, Callservice__V1__CallNote **out)
-    __attribute__((warn_unused_result));
+/* Adds a note to r's call (held FOR UPDATE) and keeps r's has_children
+ * exact. *out: the new note, with the author's name. */
+cs_err calls_repo_add_note(db_conn *db, call_rec *r, const char *author_id, const char *text,
+                           Callservice__V1__CallNote **out) __attribute__((warn_unused_result));
 /* Bumps version without other change (a note was added). */
 cs_err calls_repo_touch(db_conn *db, call_rec *r) __attribute__((warn_unused_result));
 

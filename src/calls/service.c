@@ -399,7 +399,7 @@ cs_err calls_add_note(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessag
     if (rc == CS_OK)
         rc = calls__check_visible(db, &id, r->call_id);
     if (rc == CS_OK)
-        rc = calls_repo_add_note(db, r->call_id, id.user_id, r->text, &note);
+        rc = calls_repo_add_note(db, rec, id.user_id, r->text, &note);
     if (rc == CS_OK)
         rc = calls_repo_touch(db, rec);
     if (rc == CS_OK)

@@ -99,6 +99,11 @@ test('an internal call: both parties and supervisors on both instances see it in
   assert.equal(ended.call.status, 'CALL_STATUS_COMPLETED');
   assert.equal(ended.call.hangup_cause, done.hangup_cause);
   assert.deepEqual(ended.call.notes.map((x) => x.id), [note.id]); // the call after the change
+  // the event's call is the stored row to the microsecond: times, duration, wait and version
+  // (callsvc fills them in itself and sends the UPDATE with the COMMIT without reading it back)
+  const stored = await apiA.calls.GetCall({ call_id: call.id }, { token: a.token });
+  assert.deepEqual(ended.call, stored);
+  assert.deepEqual(done, stored);
   // an internal call without transfers: visible to exactly its two parties
   assert.equal(pg.psql(`SELECT count(*) FROM call_events WHERE call_id = '${call.id}'
     AND visible_to <> (SELECT array_agg(u ORDER BY u) FROM unnest(ARRAY['${a.id}',
