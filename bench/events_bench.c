@@ -5,14 +5,18 @@
  * tests.
  *
  *   events_bench emit --users U1,U2[,...] [--calls N] [--steps 4|3|2|1]
- *                     [--concurrent K] [--rate R]
+ *                     [--concurrent K] [--rate R] [--big-every B] [--per-tx P]
  *
  * Plays N synthetic internal calls between pairs of the given users (call
  * i: users[2i % n] -> users[(2i+1) % n]), K of them in progress at a time,
  * each through `steps` transitions (initiated, ringing, answered, ended;
  * fewer leaves the call live), at R transitions per second overall (0: as
- * fast as possible). Each transition is its own transaction. One line per
- * committed event on stdout:
+ * fast as possible). With B > 0, every B-th transition from the first on
+ * (the 1st, the B+1-th, ...) names its caller with BENCH_BIG_NAME bytes: an
+ * event too large for a NOTIFY, which then carries its seq alone. Each
+ * transaction advances one call by P transitions (the last ones fewer):
+ * its events are notified together at its commit. One line per committed
+ * event on stdout:
  *
  *   <seq> <type> <call_id> <status> <version> <commit_unix_us>
  *
@@ -28,7 +32,7 @@
 #include "db/db.h"
 #include "events/events.h"
 
-enum { BENCH_MAX_USERS = 4096, BENCH_UUID = 37 };
+enum { BENCH_MAX_USERS = 4096, BENCH_UUID = 37, BENCH_BIG_NAME = 6000 };
 
 typedef struct bench_call {
     char id[BENCH_UUID];
@@ -95,23 +99,27 @@ static const struct {
      CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_COMPLETED},
 };
 
-/* Advances one call by one transition in its own transaction. */
-static cs_err bench__step(db_conn *db, bench_call *c, char **users)
+/* Appends call c's next transition inside the open transaction; big: the
+ * caller's name is BENCH_BIG_NAME bytes. */
+static cs_err bench__append(db_conn *db, const bench_call *c, char **users, int big, int64_t *seq)
 {
+    static char big_name[BENCH_BIG_NAME + 1];
     Callservice__V1__Call call = CALLSERVICE__V1__CALL__INIT;
     Callservice__V1__Party caller = CALLSERVICE__V1__PARTY__INIT,
                            callee = CALLSERVICE__V1__PARTY__INIT;
     Google__Protobuf__Timestamp created = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
     const char *vis[2] = {users[c->caller], users[c->callee]};
-    int64_t seq = 0, now;
-    cs_err e;
 
     caller.user_id = users[c->caller];
     caller.name = "bench caller";
+    if (big) {
+        memset(big_name, 'x', BENCH_BIG_NAME);
+        caller.name = big_name;
+    }
     callee.user_id = users[c->callee];
     callee.name = "bench callee";
     created.seconds = c->created_us / 1000000;
-    call.id = c->id;
+    call.id = (char *)c->id;
     call.status = bench__steps[c->step].status;
     call.direction = CALLSERVICE__V1__CALL_DIRECTION__CALL_DIRECTION_INTERNAL;
     call.caller = &caller;
@@ -120,22 +128,39 @@ static cs_err bench__step(db_conn *db, bench_call *c, char **users)
     call.version = c->step + 1;
     if (c->step == 3)
         call.hangup_cause = "normal";
+    return events_append(db, bench__steps[c->step].type, c->id, users[c->caller], vis, 2,
+                         &call.base, seq);
+}
+
+/* Advances one call by up to per_tx transitions (not beyond steps) in one
+ * transaction; *k counts transitions, and every big_every-th from the first
+ * on is big. Prints each event once committed. */
+static cs_err bench__step(db_conn *db, bench_call *c, char **users, int steps, int per_tx,
+                          int big_every, int64_t *k)
+{
+    int64_t seqs[4];
+    int n = 0, i;
+    cs_err e;
+
     e = db_begin(db);
     if (e != CS_OK)
         goto out;
-    e = events_append(db, bench__steps[c->step].type, c->id, users[c->caller], vis, 2, &call.base,
-                      &seq);
-    if (e != CS_OK) {
-        db_rollback(db);
-        goto out;
+    for (n = 0; n < per_tx && c->step + n < steps; n++) {
+        bench_call at = *c;
+        at.step = c->step + n;
+        e = bench__append(db, &at, users, big_every > 0 && *k % big_every == 0, &seqs[n]);
+        ++*k;
+        if (e != CS_OK) {
+            db_rollback(db);
+            goto out;
+        }
     }
     e = db_commit(db);
     if (e != CS_OK)
         goto out;
-    now = bench__now_us();
-    printf("%lld %d %s %d %d %lld\n", (long long)seq, (int)bench__steps[c->step].type, c->id,
-           (int)call.status, c->step + 1, (long long)now);
-    c->step++;
+    for (i = 0; i < n; i++, c->step++)
+        printf("%lld %d %s %d %d %lld\n", (long long)seqs[i], (int)bench__steps[c->step].type,
+               c->id, (int)bench__steps[c->step].status, c->step + 1, (long long)bench__now_us());
 out:
     return e;
 }
@@ -156,7 +181,9 @@ static int bench__emit(int argc, char **argv)
     static char *users[BENCH_MAX_USERS];
     const char *url = getenv("DATABASE_URL");
     char *userlist = NULL;
-    int n_users, calls = 1, steps = 4, concurrent = 1, i, started = 0, done = 0, rc = 1;
+    int n_users, calls = 1, steps = 4, concurrent = 1, big_every = 0, per_tx = 1, i, started = 0;
+    int done = 0;
+    int rc = 1;
     double rate = 0;
     bench_call *live = NULL;
     db_conn *db = NULL;
@@ -173,13 +200,18 @@ static int bench__emit(int argc, char **argv)
             concurrent = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--rate") == 0)
             rate = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--big-every") == 0)
+            big_every = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--per-tx") == 0)
+            per_tx = atoi(argv[i + 1]);
         else
             break;
     }
     if (i != argc || userlist == NULL || url == NULL || calls < 1 || steps < 1 || steps > 4 ||
-        concurrent < 1) {
+        concurrent < 1 || big_every < 0 || per_tx < 1 || per_tx > 4) {
         fprintf(stderr, "usage: DATABASE_URL=... events_bench emit --users U1,U2 [--calls N]"
-                        " [--steps 1..4] [--concurrent K] [--rate R]\n");
+                        " [--steps 1..4] [--concurrent K] [--rate R] [--big-every B]"
+                        " [--per-tx 1..4]\n");
         return 2;
     }
     n_users = bench__split_users(userlist, users);
@@ -207,8 +239,7 @@ static int bench__emit(int argc, char **argv)
                 continue;
             if (rate > 0)
                 bench__sleep_until(t0 + (int64_t)((double)k * 1e6 / rate));
-            k++;
-            if (bench__step(db, c, users) != CS_OK) {
+            if (bench__step(db, c, users, steps, per_tx, big_every, &k) != CS_OK) {
                 fprintf(stderr, "events_bench: %s\n", db_errmsg(db));
                 goto out;
             }
@@ -239,6 +270,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "emit") == 0)
         return bench__emit(argc, argv);
     fprintf(stderr, "usage: events_bench emit --users U1,U2 [--calls N] [--steps 1..4]"
-                    " [--concurrent K] [--rate R]\n");
+                    " [--concurrent K] [--rate R] [--big-every B]"
+                    " [--per-tx 1..4]\n");
     return 2;
 }

@@ -47,15 +47,20 @@ int events_payload_kind(const ProtobufCMessageDescriptor *desc)
 }
 
 /* The lock, the insert and the notification in one round trip. The insert
- * selects from the lock's CTE, so the lock is held before nextval runs. */
+ * selects from the lock's CTE, so the lock is held before nextval runs.
+ * The notification is the whole row when $7 (events_notify_tail) is given,
+ * else the seq alone (internal.h); only the seq and created_at are
+ * PostgreSQL's to add. */
 static const db_stmt events__append_stmt = {
     "events_append",
     "WITH l AS (SELECT pg_advisory_xact_lock(" EVENTS_APPEND_LOCK_SQL ")),"
     " ins AS (INSERT INTO call_events (type, call_id, user_id, visible_to, payload_kind, payload)"
     " SELECT $1::smallint, $2::uuid, $3::uuid, $4::uuid[], $5::smallint, $6::bytea FROM l"
-    " RETURNING seq)"
-    " SELECT seq, pg_notify('" EVENTS_CHANNEL "', seq::text) FROM ins",
-    6,
+    " RETURNING seq, created_at)"
+    " SELECT seq, pg_notify('" EVENTS_CHANNEL "', CASE WHEN $7::text IS NULL THEN seq::text"
+    " ELSE seq::text || ';' || (extract(epoch from created_at) * 1000000)::bigint::text || ';'"
+    " || $7::text END) FROM ins",
+    7,
 };
 
 static char *events__hex_bytea(const uint8_t *p, size_t n)
@@ -82,12 +87,12 @@ cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *c
 {
     cs_err rc = CS_ERR_INVALID;
     char typebuf[8], kindbuf[8];
-    char *vis = NULL, *hex = NULL;
+    char *vis = NULL, *hex = NULL, *tail = NULL;
     uint8_t *packed = NULL;
     size_t i, len;
     int kind;
     PGresult *res = NULL;
-    const char *params[6];
+    const char *params[7];
 
     if (db == NULL || payload == NULL)
         goto out;
@@ -140,6 +145,8 @@ cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *c
         rc = CS_ERR_INTERNAL;
         goto out;
     }
+    /* NULL (too large for a NOTIFY, or out of memory): the seq alone */
+    tail = events_notify_tail(type, call_id, user_id, vis, kind, hex + 2);
     snprintf(typebuf, sizeof typebuf, "%d", (int)type);
     snprintf(kindbuf, sizeof kindbuf, "%d", kind);
     params[0] = typebuf;
@@ -148,6 +155,7 @@ cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *c
     params[3] = vis;
     params[4] = kindbuf;
     params[5] = hex;
+    params[6] = tail;
     if (seq_out == NULL) {
         rc = db_exec_stmt_deferred(db, &events__append_stmt, params);
         if (rc != CS_OK)
@@ -167,6 +175,7 @@ cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *c
 out:
     if (res != NULL)
         PQclear(res);
+    free(tail);
     free(hex);
     free(packed);
     free(vis);

@@ -4,10 +4,12 @@
  * Producers (calls, users) call events_append() inside their own open
  * transaction, right after the state change it describes: the row and the
  * state change commit or roll back together. The row's seq (bigserial) is
- * the order every subscriber sees; pg_notify('cs_events', seq) is delivered
- * by PostgreSQL at commit to every callsvc instance's hub, which reads the
- * new rows by range (never trusting the notification alone) and fans them
- * out to WatchEvents subscribers.
+ * the order every subscriber sees; pg_notify('cs_events', ...) carrying the
+ * row (or its seq alone when the row is too large for a notification) is
+ * delivered by PostgreSQL at commit to every callsvc instance's hub, which
+ * dispatches a carried row that comes right after the last one it handled
+ * and otherwise reads the new rows by range (the table stays the source of
+ * truth), and fans them out to WatchEvents subscribers.
  *
  * Ownership: events_append copies nothing it keeps; the caller keeps
  * call_id, user_id, visible_to and payload.
@@ -52,8 +54,9 @@ cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *c
 
 /*
  * The hub: one per callsvc process. A listener thread with its own
- * PostgreSQL connection LISTENs on the events channels, reads new rows by
- * range and fans them out to the WatchEvents subscribers; a replay thread
+ * PostgreSQL connection LISTENs on the events channels, takes new rows from
+ * their notifications or reads them by range, and fans them out to the
+ * WatchEvents subscribers; a replay thread
  * with another connection serves resuming subscribers from the table,
  * builds RESYNC snapshots and prunes rows older than the retention.
  * Threads meet at the hub's mutex; subscribers are rpc_streams (rpc.h).
@@ -88,8 +91,8 @@ typedef struct events_listen {
     void (*on_notify)(void *arg, const char *payload);
     void (*on_link)(void *arg, int up);
     void *arg;
-    /* Optional (NULL: none): every stored event the listener reads, in seq
-     * order, on every instance (its own appends included), before it is
+    /* Optional (NULL: none): every stored event the listener reads or is
+     * notified of, in seq order, on every instance (its own appends included), before it is
      * fanned out; m points into the row and lives only for the call. */
     void (*on_event)(void *arg, const events_meta *m);
 } events_listen;

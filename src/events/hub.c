@@ -2,13 +2,20 @@
  * events hub: live fan-out of call_events to WatchEvents subscribers.
  *
  * Listener thread: its own libpq connection, LISTEN on both channels,
- * poll() on the socket and a wake-up pipe. A notification only says "there
- * is something new": the listener reads every row after the last seq it
+ * poll() on the socket and a wake-up pipe. The table is the source of
+ * truth: the listener can always read every row after the last seq it
  * handled, in order, by range (events.c's advisory lock guarantees that a
- * missing seq below a visible one is gone for good), so a lost or
- * coalesced notification, a reconnect or another instance's writes cost
- * nothing. After a reconnect it reads from where it stopped. It also
- * re-reads once a second in case a notification was missed.
+ * missing seq below a visible one is gone for good, and that appends
+ * commit, hence notify, in seq order). A notification usually carries its
+ * whole row (internal.h), and the listener dispatches it without reading
+ * only when its seq is exactly the hub's seq + 1: the next event, nothing
+ * skipped. Anything else falls back to the range read: a seq further on (a
+ * rolled-back append's gap, a lost notification), a notification carrying
+ * only the seq (the event did not fit) or a malformed one; a seq already
+ * dispatched is dropped. So a lost or coalesced notification, a reconnect
+ * or another instance's writes cost nothing but a read. After a reconnect
+ * it reads from where it stopped. It also re-reads once a second in case a
+ * notification was missed.
  *
  * Replay thread: its own connection (db.h). A subscriber that resumes
  * (after_seq) starts in REPLAY state: the replay thread sends it the rows
@@ -384,6 +391,32 @@ static void hub__observe(events_hub *hub, const events_rec *r)
             hub->extra[i].on_event(hub->extra[i].arg, &m);
 }
 
+/* Hands one stored event (NULL: a malformed row, skipped, never retried
+ * for ever) to the modules that watch them and to the live subscribers,
+ * and moves the hub's seq to it. Listener thread only. */
+static void hub__dispatch(events_hub *hub, const events_rec *r, int64_t seq)
+{
+    events_sub *s;
+
+    if (r != NULL)
+        hub__observe(hub, r);
+    pthread_mutex_lock(&hub->mu);
+    if (r != NULL)
+        for (s = hub->subs; s != NULL; s = s->next)
+            hub__deliver(s, r);
+    hub->seq = seq;
+    pthread_mutex_unlock(&hub->mu);
+}
+
+/* Lets the replay thread see that the hub's seq moved. */
+static void hub__kick_replay(events_hub *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    hub->replay_kick = 1;
+    pthread_cond_signal(&hub->replay_cv);
+    pthread_mutex_unlock(&hub->mu);
+}
+
 /* Reads and dispatches every row after hub->seq. -1 if the connection
  * failed (it is closed; the caller reconnects). */
 static int hub__catch_up(events_hub *hub)
@@ -403,16 +436,7 @@ static int hub__catch_up(events_hub *hub)
         n = PQntuples(res);
         for (i = 0; i < n; i++) {
             events_rec *r = events_rec_from_row(res, i);
-            events_sub *s;
-            if (r != NULL)
-                hub__observe(hub, r);
-            pthread_mutex_lock(&hub->mu);
-            if (r != NULL)
-                for (s = hub->subs; s != NULL; s = s->next)
-                    hub__deliver(s, r);
-            /* a malformed row is skipped, never retried for ever */
-            hub->seq = db_get_ll(res, i, 0);
-            pthread_mutex_unlock(&hub->mu);
+            hub__dispatch(hub, r, db_get_ll(res, i, 0));
             events_rec_free(r);
             dispatched++;
         }
@@ -420,13 +444,31 @@ static int hub__catch_up(events_hub *hub)
         if (n < EVENTS_PAGE)
             break;
     }
-    if (dispatched > 0) {
-        pthread_mutex_lock(&hub->mu);
-        hub->replay_kick = 1;
-        pthread_cond_signal(&hub->replay_cv);
-        pthread_mutex_unlock(&hub->mu);
-    }
+    if (dispatched > 0)
+        hub__kick_replay(hub);
     return 0;
+}
+
+/* A stored event's notification: dispatched at once if it carries the
+ * event right after the hub's seq; *need set if the table must be read;
+ * *dispatched set if the hub's seq moved. */
+static void hub__stored(events_hub *hub, const char *payload, int *need, int *dispatched)
+{
+    int64_t seq, cur = events_hub_seq(hub); /* only this thread moves it */
+    events_rec *r = events_rec_from_notify(payload, &seq);
+
+    if (seq == 0) {
+        log_warn("events: malformed notification, reading the table instead");
+        *need = 1;
+    } else if (seq <= cur) {
+        /* dispatched already (read by range before its notification came) */
+    } else if (r != NULL && seq == cur + 1) {
+        hub__dispatch(hub, r, seq);
+        *dispatched = 1;
+    } else {
+        *need = 1; /* a gap before it, or only its seq */
+    }
+    events_rec_free(r);
 }
 
 /* An ephemeral event from the other channel: to live subscribers only. */
@@ -458,10 +500,10 @@ static void hub__ephemeral(events_hub *hub, char *payload)
 }
 
 /* One notification: ours, or an extra channel's. */
-static void hub__notified(events_hub *hub, PGnotify *nt, int *need)
+static void hub__notified(events_hub *hub, PGnotify *nt, int *need, int *dispatched)
 {
     if (strcmp(nt->relname, EVENTS_CHANNEL) == 0) {
-        *need = 1;
+        hub__stored(hub, nt->extra, need, dispatched);
         return;
     }
     if (strcmp(nt->relname, EVENTS_EPHEMERAL_CHANNEL) == 0) {
@@ -482,7 +524,7 @@ static void *hub__listener_main(void *arg)
     while (!atomic_load(&hub->stop)) {
         struct pollfd pfd[2];
         PGnotify *nt;
-        int need = 0, rc;
+        int need = 0, dispatched = 0, rc;
         char drain[64];
 
         hub__reap(hub);
@@ -518,9 +560,11 @@ static void *hub__listener_main(void *arg)
                 }
             }
             while ((nt = PQnotifies(hub->pg)) != NULL) {
-                hub__notified(hub, nt, &need);
+                hub__notified(hub, nt, &need, &dispatched);
                 PQfreemem(nt);
             }
+            if (dispatched)
+                hub__kick_replay(hub);
             if (cs_mono_ms() >= next_poll)
                 need = 1;
         }

@@ -16,8 +16,9 @@
 #include "common/err.h"
 #include "events/filter.h"
 
-/* NOTIFY channels: stored events carry their seq; ephemeral ones carry the
- * event itself (see events_ephemeral_encode). */
+/* NOTIFY channels: stored events carry themselves when they fit, else
+ * their seq alone (see events_notify_tail); ephemeral ones carry the event
+ * itself (see events_ephemeral_encode). */
 #define EVENTS_CHANNEL           "cs_events"
 #define EVENTS_EPHEMERAL_CHANNEL "cs_events_ephemeral"
 /* pg_advisory_xact_lock key serializing appends (see events.c). */
@@ -66,6 +67,31 @@ typedef struct events_rec {
 events_rec *events_rec_from_row(const PGresult *res, int row);
 void events_rec_free(events_rec *r);
 events_meta events_rec_meta(const events_rec *r);
+
+/*
+ * A stored event's notification on EVENTS_CHANNEL, built by events_append's
+ * statement at insert time, is either the whole row
+ *   "<seq>;<created_at us>;<type>;<call_id>;<user_id>;{<visible_to>};<payload_kind>;<hex>"
+ * (call_id and user_id lower-case or empty, visible_to as PostgreSQL prints
+ * a uuid[], hex the packed payload without the bytea "\x"), or "<seq>" alone
+ * when that would not fit a NOTIFY payload (EVENTS_NOTIFY_MAX bytes).
+ * The statement prepends "<seq>;<created_at us>;" (at most
+ * EVENTS_NOTIFY_PREFIX_MAX bytes: two int64s and their separators) to the
+ * tail that events_notify_tail makes of the rest in C, so that PostgreSQL,
+ * the busier side, only concatenates.
+ *
+ * events_notify_tail returns a malloc'd tail, or NULL when the whole
+ * notification might not fit (or out of memory): then the seq alone is
+ * sent. vis is the "{a,b}" text form, hex the payload's plain hex.
+ * events_rec_from_notify decodes a notification: the record (then *seq is
+ * its seq), or NULL with *seq the seq alone, or NULL with *seq 0 when the
+ * payload is malformed (or out of memory). The payload is not modified.
+ */
+/* The longest NOTIFY payload PostgreSQL takes (it refuses 8000 bytes). */
+enum { EVENTS_NOTIFY_MAX = 7999, EVENTS_NOTIFY_PREFIX_MAX = 2 * 20 + 2 };
+char *events_notify_tail(Callservice__V1__EventType type, const char *call_id, const char *user_id,
+                         const char *vis, int kind, const char *hex);
+events_rec *events_rec_from_notify(const char *payload, int64_t *seq);
 
 /*
  * Ephemeral events cross instances as a NOTIFY payload:

@@ -1,9 +1,11 @@
 /*
- * events records: a call_events row turned into a ready-to-send Event, and
- * the wire form of ephemeral events on their NOTIFY channel. See internal.h.
+ * events records: a call_events row (read by range, or carried by its
+ * NOTIFY) turned into a ready-to-send Event, and the wire forms of stored
+ * and ephemeral events on their NOTIFY channels. See internal.h.
  */
 #include "events/internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,45 +62,73 @@ events_meta events_rec_meta(const events_rec *r)
     return m;
 }
 
-events_rec *events_rec_from_row(const PGresult *res, int row)
+/* A strict decimal integer (an optional '-' and digits, nothing else). */
+static int events__int(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if ((s[0] < '0' || s[0] > '9') && s[0] != '-')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* One stored event's columns in text form, as EVENTS_ROW_COLUMNS prints
+ * them, except the payload: plain hex, without the bytea "\x". */
+typedef struct events__fields {
+    const char *seq, *type, *call_id, *user_id, *vis, *kind, *time_us, *hex;
+} events__fields;
+
+/* The record for f; NULL with *malformed set if a field is bad, or NULL
+ * out of memory. Shared by the row and the notification: one decoder. */
+static events_rec *events__rec_new(const events__fields *f, bool *malformed)
 {
     events_rec *r = NULL;
-    const char *vis = db_get_str(res, row, 4), *hex = db_get_str(res, row, 6);
-    const char *call_id = db_get_str(res, row, 2), *user_id = db_get_str(res, row, 3);
-    size_t vislen = strlen(vis), hexlen = strlen(hex), maxvis = vislen / (EVENTS_UUID_LEN + 1) + 1;
-    size_t paylen, hdr;
+    size_t vislen = strlen(f->vis), hexlen = strlen(f->hex);
+    size_t maxvis = vislen / (EVENTS_UUID_LEN + 1) + 1, paylen = hexlen / 2, hdr;
+    int64_t seq, type, kind, time_us;
     char *visbuf;
     uint8_t *field;
     int n;
 
-    if (hexlen < 2 || hex[0] != '\\' || hex[1] != 'x' || (call_id[0] && !events_is_uuid(call_id)) ||
-        (user_id[0] && !events_is_uuid(user_id)))
-        goto bad;
-    paylen = (hexlen - 2) / 2;
+    *malformed = true;
+    if (events__int(f->seq, &seq) != 0 || seq <= 0 || events__int(f->type, &type) != 0 ||
+        type < CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_INITIATED ||
+        type > CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_USER_STATUS_CHANGED ||
+        events__int(f->kind, &kind) != 0 || kind < EVENTS_PAYLOAD_CALL ||
+        kind > EVENTS_PAYLOAD_NOTE || events__int(f->time_us, &time_us) != 0 ||
+        (f->call_id[0] && !events_is_uuid(f->call_id)) ||
+        (f->user_id[0] && !events_is_uuid(f->user_id)) || hexlen % 2 != 0)
+        goto out;
+    *malformed = false;
     r = calloc(1, sizeof *r + maxvis * sizeof(char *) + vislen + 1 + 10 + paylen);
     if (r == NULL)
         goto out;
+    *malformed = true;
     r->visible_to = (const char **)(r + 1);
     visbuf = (char *)(r->visible_to + maxvis);
     field = (uint8_t *)(visbuf + vislen + 1);
-    memcpy(visbuf, vis, vislen + 1);
+    memcpy(visbuf, f->vis, vislen + 1);
     n = events_parse_uuid_array(visbuf, r->visible_to, maxvis);
     if (n < 0)
         goto bad;
     r->n_visible = (size_t)n;
     hdr = events__varint(field, paylen);
-    if (events_hex_decode(hex + 2, hexlen - 2, field + hdr) != 0)
+    if (events_hex_decode(f->hex, hexlen, field + hdr) != 0)
         goto bad;
     r->field = field;
     r->field_len = hdr + paylen;
-    r->seq = db_get_ll(res, row, 0);
-    r->type = (Callservice__V1__EventType)db_get_ll(res, row, 1);
-    r->payload_kind = (int)db_get_ll(res, row, 5);
-    r->time_us = db_get_ll(res, row, 7);
-    events_uuid_lower(r->call_id, call_id);
-    events_uuid_lower(r->user_id, user_id);
-    if (r->payload_kind < EVENTS_PAYLOAD_CALL || r->payload_kind > EVENTS_PAYLOAD_NOTE)
-        goto bad;
+    r->seq = seq;
+    r->type = (Callservice__V1__EventType)type;
+    r->payload_kind = (int)kind;
+    r->time_us = time_us;
+    events_uuid_lower(r->call_id, f->call_id);
+    events_uuid_lower(r->user_id, f->user_id);
 
     callservice__v1__event__init(&r->ev);
     google__protobuf__timestamp__init(&r->ts);
@@ -116,12 +146,98 @@ events_rec *events_rec_from_row(const PGresult *res, int row)
     r->uf.data = r->field;
     r->ev.base.n_unknown_fields = 1;
     r->ev.base.unknown_fields = &r->uf;
+    *malformed = false;
     goto out;
 bad:
-    log_error("events: malformed call_events row (seq %s)", db_get_str(res, row, 0));
     free(r);
     r = NULL;
 out:
+    return r;
+}
+
+events_rec *events_rec_from_row(const PGresult *res, int row)
+{
+    const char *hex = db_get_str(res, row, 6);
+    events__fields f = {db_get_str(res, row, 0), db_get_str(res, row, 1),
+                        db_get_str(res, row, 2), db_get_str(res, row, 3),
+                        db_get_str(res, row, 4), db_get_str(res, row, 5),
+                        db_get_str(res, row, 7), hex + (hex[0] == '\\' && hex[1] == 'x' ? 2 : 0)};
+    events_rec *r = NULL;
+    bool malformed = true;
+
+    if (f.hex != hex)
+        r = events__rec_new(&f, &malformed);
+    if (malformed)
+        log_error("events: malformed call_events row (seq %s)", f.seq);
+    return r;
+}
+
+char *events_notify_tail(Callservice__V1__EventType type, const char *call_id, const char *user_id,
+                         const char *vis, int kind, const char *hex)
+{
+    size_t vislen = strlen(vis), hexlen = strlen(hex), len, pos;
+    char *s = NULL;
+
+    /* type, kind (two digits each at most), the uuids, six separators */
+    len = 2 + (call_id != NULL ? EVENTS_UUID_LEN : 0) + (user_id != NULL ? EVENTS_UUID_LEN : 0) +
+          vislen + 2 + hexlen + 6;
+    if (type < 0 || type > 99 || kind < 0 || kind > 99 ||
+        len + EVENTS_NOTIFY_PREFIX_MAX > EVENTS_NOTIFY_MAX)
+        goto out;
+    s = malloc(len + 1);
+    if (s == NULL)
+        goto out;
+    pos = (size_t)snprintf(s, len + 1, "%d;", (int)type);
+    if (call_id != NULL)
+        events_uuid_lower(s + pos, call_id);
+    pos += call_id != NULL ? EVENTS_UUID_LEN : 0;
+    s[pos++] = ';';
+    if (user_id != NULL)
+        events_uuid_lower(s + pos, user_id);
+    pos += user_id != NULL ? EVENTS_UUID_LEN : 0;
+    s[pos++] = ';';
+    memcpy(s + pos, vis, vislen);
+    pos += vislen;
+    pos += (size_t)snprintf(s + pos, len + 1 - pos, ";%d;", kind);
+    memcpy(s + pos, hex, hexlen + 1);
+out:
+    return s;
+}
+
+events_rec *events_rec_from_notify(const char *payload, int64_t *seq)
+{
+    enum { N_FIELDS = 8 };
+    char *copy = strdup(payload), *p, *parts[N_FIELDS];
+    events_rec *r = NULL;
+    size_t n = 0;
+    bool malformed = true;
+
+    *seq = 0;
+    if (copy == NULL)
+        goto out;
+    for (p = copy; n < N_FIELDS; n++) {
+        parts[n] = p;
+        if (n + 1 == N_FIELDS || (p = strchr(p, ';')) == NULL) {
+            n++;
+            break;
+        }
+        *p++ = '\0';
+    }
+    if (n == 1) {
+        /* the seq alone: the event did not fit */
+        if (events__int(parts[0], seq) != 0 || *seq <= 0)
+            *seq = 0;
+        goto out;
+    }
+    if (n == N_FIELDS) {
+        events__fields f = {parts[0], parts[2], parts[3], parts[4],
+                            parts[5], parts[6], parts[1], parts[7]};
+        r = events__rec_new(&f, &malformed);
+        if (r != NULL)
+            *seq = r->seq;
+    }
+out:
+    free(copy);
     return r;
 }
 

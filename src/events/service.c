@@ -23,8 +23,6 @@
 #include "events/events.h"
 #include "events/internal.h"
 
-enum { EVENTS_NOTIFY_MAX = 7999 };
-
 int events_service_start(svc_app *app, const events_listen *extra, size_t n_extra)
 {
     events_config cfg;

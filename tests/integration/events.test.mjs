@@ -7,7 +7,8 @@
 // contents and order, what an agent may not see, two instances, resume with
 // no loss and no repeat while events keep coming, RESYNC after the
 // retention window, a slow consumer cut off while another keeps up,
-// PublishTyping across instances.
+// PublishTyping across instances, events carried by their notification or
+// read by range (too large for a NOTIFY, a seq gap) without gap or repeat.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -239,6 +240,50 @@ test('resume after a disconnect while events keep coming: nothing lost, nothing 
   const all = [...seen, ...r.seqs()];
   assert.deepEqual(all, emitted.map((e) => e.seq), 'union of both streams is exactly what was committed');
   r.cancel();
+});
+
+test('events carried by their notification and events read by range interleave: in order, no gap, no duplicate', async () => {
+  // Notifications carry the whole event when it fits (the hub applies the
+  // next seq without reading) and the seq alone when it does not (the hub
+  // reads by range). First every other event is too large, two per
+  // transaction, so that a seq alone and the next event carried arrive
+  // together; then every third, one per transaction. A seq gap (a number
+  // drawn and never committed), a malformed notification and a stale one
+  // in between must change nothing either.
+  const other = uuid();
+  const head = headSeq();
+  const wA = watch(apiA, sup.token);
+  await settled(wA, sup);
+  const wB = watch(apiB, ag1.token, { after_seq: String(head) }); // replay, then live
+  const baseA = wA.lastSeq();
+  const first = await emit(['--users', `${ag1.id},${other}`, '--calls', '6', '--concurrent', '2',
+    '--big-every', '2', '--per-tx', '2']);
+  pg.psql("SELECT nextval('call_events_seq_seq')");
+  pg.psql("NOTIFY cs_events, 'not;an;event'");
+  pg.psql(`NOTIFY cs_events, '${first[0].seq}'`);
+  const second = await emit(['--users', `${ag1.id},${other}`, '--calls', '6', '--concurrent', '3',
+    '--big-every', '3']);
+  const emitted = [...first, ...second];
+  const big = new Set([...first.filter((_, i) => i % 2 === 0), ...second.filter((_, i) => i % 3 === 0)]
+    .map((e) => e.seq));
+  assert.equal(big.size, 20);
+  const want = emitted.map((e) => e.seq);
+  await waitFor(() => wA.lastSeq() >= want.at(-1) && wB.lastSeq() >= want.at(-1),
+    { what: 'both watchers to get everything' });
+  assert.deepEqual(wA.seqs().filter((s) => s > baseA), want, 'instance A, live');
+  assert.deepEqual(wB.seqs().filter((s) => s > head).filter((s) => s >= want[0]), want,
+    'instance B, replay then live');
+  for (const w of [wA, wB]) {
+    const bySeq = new Map(w.stored().map((e) => [Number(e.seq), e]));
+    for (const e of emitted) {
+      const got = bySeq.get(e.seq);
+      assert.equal(got.call_id, e.callId);
+      assert.equal(Number(got.call.version), e.version);
+      assert.equal(got.call.caller.name.length, big.has(e.seq) ? 6000 : 'bench caller'.length);
+      assert.ok(Number(got.time.seconds) > 0);
+    }
+  }
+  for (const w of [wA, wB]) w.cancel();
 });
 
 test('a slow consumer is cut off with RESOURCE_EXHAUSTED while another keeps receiving on time', async () => {

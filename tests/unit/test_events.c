@@ -2,7 +2,9 @@
  * Unit tests of the events module's pure parts: who sees what, where a
  * resuming subscriber starts, the replay/live merge without gap or
  * duplicate, the ephemeral wire
- * form and a call_events row turned into an Event.
+ * form, a call_events row turned into an Event, and the stored events'
+ * NOTIFY form (against a live PostgreSQL too, CS_TEST_DATABASE_URL, when
+ * tests/with-pg.sh gives one: the statement's half of the form).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +14,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <poll.h>
+#include <stdio.h>
 
 #include "callservice/v1/calls.pb-c.h"
+#include "db/db.h"
+#include "events/events.h"
 #include "events/filter.h"
 #include "events/internal.h"
 
@@ -352,6 +358,350 @@ static void test_rec_from_row(void **state)
     PQclear(res);
 }
 
+/* A PGresult holding one row of EVENTS_ROW_COLUMNS in text form. */
+static PGresult *make_row(const char *const vals[8])
+{
+    static const char *names[] = {"seq",        "type",         "call_id", "user_id",
+                                  "visible_to", "payload_kind", "payload", "t"};
+    PGresAttDesc attrs[8];
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    size_t i;
+
+    assert_non_null(res);
+    memset(attrs, 0, sizeof attrs);
+    for (i = 0; i < 8; i++) {
+        attrs[i].name = (char *)names[i];
+        attrs[i].typlen = -1;
+    }
+    assert_true(PQsetResultAttrs(res, 8, attrs));
+    for (i = 0; i < 8; i++)
+        assert_true(PQsetvalue(res, 0, (int)i, (char *)vals[i], (int)strlen(vals[i])));
+    return res;
+}
+
+/* The Event a record sends, packed (wire must hold 4096 bytes). */
+static size_t rec_wire(const events_rec *r, uint8_t *wire)
+{
+    assert_true(protobuf_c_message_get_packed_size(&r->ev.base) <= 4096);
+    return protobuf_c_message_pack(&r->ev.base, wire);
+}
+
+static void hex_of(const uint8_t *p, size_t n, char *out)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+    out[2 * n] = '\0';
+}
+
+/* events_notify_tail + what the append statement prepends, decoded again:
+ * every field comes back, and the Event is byte for byte the one the same
+ * row read from the table gives. */
+static void test_notify_roundtrip(void **state)
+{
+    Callservice__V1__Call call = CALLSERVICE__V1__CALL__INIT;
+    Callservice__V1__User user = CALLSERVICE__V1__USER__INIT;
+    uint8_t packed[512], wire1[4096], wire2[4096];
+    char hex[1100], bhex[1200], full[2048], *tail;
+    const char *row[8];
+    size_t len, w1, w2;
+    int64_t seq = -1;
+    events_rec *r, *rr;
+    PGresult *res;
+
+    (void)state;
+    call.id = C1;
+    call.status = CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_IN_PROGRESS;
+    call.version = 3;
+    call.hangup_cause = "a; b {c,d} \\x";
+    len = protobuf_c_message_pack(&call.base, packed);
+    hex_of(packed, len, hex);
+    /* upper-case uuids in, canonical out, as PostgreSQL prints them */
+    tail = events_notify_tail(T_NOTE, "CCCCCCCC-CCCC-4CCC-8CCC-CCCCCCCCCCCC", A2, "{" A1 "," A2 "}",
+                              10, hex);
+    assert_non_null(tail);
+    snprintf(full, sizeof full, "%s;%s;%s", "9223372036854775807", "-1234567", tail);
+    r = events_rec_from_notify(full, &seq);
+    assert_non_null(r);
+    assert_int_equal(seq, INT64_MAX);
+    assert_int_equal(r->seq, INT64_MAX);
+    assert_int_equal(r->type, T_NOTE);
+    assert_int_equal(r->time_us, -1234567);
+    assert_string_equal(r->call_id, C1);
+    assert_string_equal(r->user_id, A2);
+    assert_int_equal(r->n_visible, 2);
+    assert_string_equal(r->visible_to[0], A1);
+    assert_string_equal(r->visible_to[1], A2);
+    assert_int_equal(r->payload_kind, EVENTS_PAYLOAD_CALL);
+    assert_int_equal(r->uf.len, 1 + len); /* one varint byte, then the bytes */
+    assert_memory_equal(r->field + 1, packed, len);
+    events_rec_free(r);
+
+    /* the same event as the range read would give it */
+    snprintf(full, sizeof full, "57;1700000000123456;%s", tail);
+    snprintf(bhex, sizeof bhex, "\\x%s", hex);
+    row[0] = "57";
+    row[1] = "6";
+    row[2] = C1;
+    row[3] = A2;
+    row[4] = "{" A1 "," A2 "}";
+    row[5] = "10";
+    row[6] = bhex;
+    row[7] = "1700000000123456";
+    res = make_row(row);
+    rr = events_rec_from_row(res, 0);
+    r = events_rec_from_notify(full, &seq);
+    assert_non_null(rr);
+    assert_non_null(r);
+    assert_int_equal(seq, 57);
+    w1 = rec_wire(r, wire1);
+    w2 = rec_wire(rr, wire2);
+    assert_int_equal(w1, w2);
+    assert_memory_equal(wire1, wire2, w1);
+    events_rec_free(r);
+    events_rec_free(rr);
+    PQclear(res);
+    free(tail);
+
+    /* presence: no call, an empty payload is still a payload */
+    user.id = A1;
+    len = protobuf_c_message_pack(&user.base, packed);
+    hex_of(packed, len, hex);
+    tail = events_notify_tail(T_PRES, NULL, A1, "{" A1 "}", 11, hex);
+    assert_non_null(tail);
+    snprintf(full, sizeof full, "8;0;%s", tail);
+    free(tail);
+    r = events_rec_from_notify(full, &seq);
+    assert_non_null(r);
+    assert_int_equal(seq, 8);
+    assert_string_equal(r->call_id, "");
+    assert_string_equal(r->user_id, A1);
+    assert_int_equal(r->n_visible, 1);
+    assert_int_equal(r->payload_kind, EVENTS_PAYLOAD_USER);
+    events_rec_free(r);
+    tail = events_notify_tail(T_PRES, NULL, NULL, "{}", 11, "");
+    assert_non_null(tail);
+    snprintf(full, sizeof full, "9;0;%s", tail);
+    free(tail);
+    r = events_rec_from_notify(full, &seq);
+    assert_non_null(r);
+    assert_string_equal(r->user_id, "");
+    assert_int_equal(r->n_visible, 0);
+    assert_int_equal(r->uf.len, 1);
+    events_rec_free(r);
+}
+
+/* Only the seq: the event did not fit. Anything malformed: seq 0. */
+static void test_notify_refuses(void **state)
+{
+    static const char *bad[] = {
+        "",
+        "x",
+        "0",
+        "-5",
+        "12a",
+        "99999999999999999999",
+        "42;",
+        "42;1;2;" C1 ";" A1 ";{};10",       /* a field short */
+        "42;1;2;" C1 ";" A1 ";{};10;0a;0b", /* a field too many */
+        "42;1;0;" C1 ";" A1 ";{};10;0a",    /* type 0 */
+        "42;1;8;" C1 ";" A1 ";{};10;0a",    /* RESYNC is never stored */
+        "42;1;2;" C1 ";" A1 ";{};13;0a",    /* no such payload field */
+        "42;1;2;" C1 ";" A1 ";{};;0a",
+        "42;;2;" C1 ";" A1 ";{};10;0a", /* no time */
+        "42;1x;2;" C1 ";" A1 ";{};10;0a",
+        "0;1;2;" C1 ";" A1 ";{};10;0a", /* seq 0 */
+        "42;1;2;nope;" A1 ";{};10;0a",
+        "42;1;2;" C1 ";" A1 "0;{};10;0a",
+        "42;1;2;" C1 ";" A1 ";{oops};10;0a",
+        "42;1;2;" C1 ";" A1 ";" A1 ";10;0a", /* not an array */
+        "42;1;2;" C1 ";" A1 ";{};10;0",      /* odd hex */
+        "42;1;2;" C1 ";" A1 ";{};10;zz",
+        "42;1;2;" C1 ";" A1 ";{};10;\\x0a", /* the bytea prefix is not sent */
+        " 42;1;2;" C1 ";" A1 ";{};10;0a",
+    };
+    int64_t seq = -1;
+    size_t i;
+
+    (void)state;
+    assert_null(events_rec_from_notify("57", &seq));
+    assert_int_equal(seq, 57);
+    assert_null(events_rec_from_notify("9223372036854775807", &seq));
+    assert_int_equal(seq, INT64_MAX);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        seq = -1;
+        assert_null(events_rec_from_notify(bad[i], &seq));
+        if (seq != 0)
+            fail_msg("bad[%zu] \"%s\" gave seq %lld", i, bad[i], (long long)seq);
+    }
+    /* and the good form of the same, to show the cases above fail on their field */
+    {
+        events_rec *r = events_rec_from_notify("42;1;2;" C1 ";" A1 ";{};10;0a", &seq);
+        assert_non_null(r);
+        assert_int_equal(seq, 42);
+        events_rec_free(r);
+    }
+}
+
+/* The tail is refused (the seq alone is sent) exactly when the longest
+ * notification it could make would not fit. */
+static void test_notify_too_large(void **state)
+{
+    char *hex = malloc(EVENTS_NOTIFY_MAX + 1), *tail, *full;
+    size_t fits, len;
+    int64_t seq;
+    events_rec *r;
+
+    (void)state;
+    assert_non_null(hex);
+    /* 82 bytes of fixed fields with both uuids, "{}", the prefix */
+    fits = EVENTS_NOTIFY_MAX - EVENTS_NOTIFY_PREFIX_MAX - 82 - 2;
+    fits -= fits % 2;
+    memset(hex, 'a', fits);
+    hex[fits] = '\0';
+    tail = events_notify_tail(T_INIT, C1, A1, "{}", 10, hex);
+    assert_non_null(tail);
+    len = strlen(tail);
+    full = malloc(len + EVENTS_NOTIFY_PREFIX_MAX + 1);
+    assert_non_null(full);
+    snprintf(full, len + EVENTS_NOTIFY_PREFIX_MAX + 1, "%s;%s;%s", "9223372036854775807",
+             "-9223372036854775808", tail);
+    assert_true(strlen(full) <= EVENTS_NOTIFY_MAX);
+    r = events_rec_from_notify(full, &seq);
+    assert_non_null(r);
+    assert_int_equal(r->uf.len, 2 + fits / 2);
+    events_rec_free(r);
+    free(full);
+    free(tail);
+    memset(hex, 'a', fits + 2);
+    hex[fits + 2] = '\0';
+    assert_null(events_notify_tail(T_INIT, C1, A1, "{}", 10, hex));
+    /* without the uuids the same payload fits */
+    tail = events_notify_tail(T_INIT, NULL, NULL, "{}", 10, hex);
+    assert_non_null(tail);
+    free(tail);
+    /* more participants, less room: "{uuid}" takes 36 more bytes than "{}" */
+    hex[fits - 36] = '\0';
+    tail = events_notify_tail(T_INIT, C1, A1, "{" A1 "}", 10, hex);
+    assert_non_null(tail);
+    free(tail);
+    hex[fits - 36] = 'a';
+    hex[fits - 35] = 'a';
+    hex[fits - 34] = '\0';
+    assert_null(events_notify_tail(T_INIT, C1, A1, "{" A1 "}", 10, hex));
+    free(hex);
+}
+
+static const char *live_url(void)
+{
+    const char *u = getenv("CS_TEST_DATABASE_URL");
+    return (u && *u) ? u : NULL;
+}
+
+/* The next notification on conn's cs_events, within 5 s (NULL if none). */
+static PGnotify *next_notify(PGconn *conn)
+{
+    PGnotify *nt = NULL;
+    int i;
+
+    for (i = 0; i < 50 && nt == NULL; i++) {
+        struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+        assert_true(PQconsumeInput(conn));
+        nt = PQnotifies(conn);
+        if (nt == NULL)
+            (void)poll(&pfd, 1, 100);
+    }
+    return nt;
+}
+
+/* Appends a call event in its own transaction; returns its seq. */
+static int64_t live_append(db_conn *db, const char *cause, int deferred)
+{
+    Callservice__V1__Call call = CALLSERVICE__V1__CALL__INIT;
+    const char *vis[] = {A1, A2};
+    int64_t seq = 0;
+
+    call.id = C1;
+    call.status = CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_COMPLETED;
+    call.hangup_cause = (char *)cause;
+    assert_int_equal(db_begin(db), CS_OK);
+    assert_int_equal(events_append(db, T_ENDED, C1, A1, vis, 2, &call.base, deferred ? NULL : &seq),
+                     CS_OK);
+    assert_int_equal(db_commit(db), CS_OK);
+    return seq;
+}
+
+/* The statement's half: a small event's notification is its row (the same
+ * Event as the range read gives), a large one's is its seq alone, deferred
+ * appends included. */
+static void test_live_notify(void **state)
+{
+    static const char sql[] = "SELECT " EVENTS_ROW_COLUMNS " FROM call_events WHERE seq = $1";
+    uint8_t wire1[4096], wire2[4096];
+    char seqbuf[24], *big;
+    const char *params[1] = {seqbuf};
+    db_conn *db;
+    PGconn *lc;
+    PGresult *res;
+    PGnotify *nt;
+    events_rec *r, *rr;
+    int64_t seq, got;
+    int applied, round;
+
+    (void)state;
+    if (!live_url())
+        skip();
+    db = db_open(live_url());
+    assert_int_equal(db_migrate(db, CS_SQL_DIR, &applied), CS_OK);
+    lc = PQconnectdb(live_url());
+    assert_int_equal(PQstatus(lc), CONNECTION_OK);
+    res = PQexec(lc, "LISTEN " EVENTS_CHANNEL);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+
+    for (round = 0; round < 2; round++) {
+        seq = live_append(db, "normal", round);
+        nt = next_notify(lc);
+        assert_non_null(nt);
+        r = events_rec_from_notify(nt->extra, &got);
+        assert_non_null(r);
+        if (round == 0)
+            assert_int_equal(got, seq);
+        snprintf(seqbuf, sizeof seqbuf, "%lld", (long long)got);
+        res = PQexecParams(lc, sql, 1, NULL, params, NULL, NULL, 0);
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        assert_int_equal(PQntuples(res), 1);
+        rr = events_rec_from_row(res, 0);
+        assert_non_null(rr);
+        assert_int_equal(r->time_us, rr->time_us);
+        assert_int_equal(rec_wire(r, wire1), rec_wire(rr, wire2));
+        assert_memory_equal(wire1, wire2, rec_wire(r, wire1));
+        events_rec_free(r);
+        events_rec_free(rr);
+        PQclear(res);
+        PQfreemem(nt);
+    }
+
+    /* too large for a notification: the seq alone */
+    big = malloc(6001);
+    assert_non_null(big);
+    memset(big, 'x', 6000);
+    big[6000] = '\0';
+    seq = live_append(db, big, 0);
+    nt = next_notify(lc);
+    assert_non_null(nt);
+    snprintf(seqbuf, sizeof seqbuf, "%lld", (long long)seq);
+    assert_string_equal(nt->extra, seqbuf);
+    assert_null(events_rec_from_notify(nt->extra, &got));
+    assert_int_equal(got, seq);
+    PQfreemem(nt);
+    free(big);
+
+    PQfinish(lc);
+    db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +714,10 @@ int main(void)
         cmocka_unit_test(test_cursor_merge),
         cmocka_unit_test(test_ephemeral_roundtrip),
         cmocka_unit_test(test_rec_from_row),
+        cmocka_unit_test(test_notify_roundtrip),
+        cmocka_unit_test(test_notify_refuses),
+        cmocka_unit_test(test_notify_too_large),
+        cmocka_unit_test(test_live_notify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
