@@ -190,6 +190,12 @@ int main(int argc, char **argv)
      * more CPU but took VmHWM to 20.1 MB under wrk -c64 (limit 20 MB). */
     mallopt(M_TRIM_THRESHOLD, GW_MALLOC_KEEP);
     mallopt(M_MMAP_THRESHOLD, GW_MALLOC_KEEP);
+    /* One heap for every thread: answers are allocated on the gRPC
+     * completion thread and freed on the lws thread, and with a heap per
+     * thread each free went back to the other's heap under its lock, whose
+     * top then shrank and grew again (sysmalloc, page faults, memmove into
+     * fresh pages). Set before any thread starts. */
+    mallopt(M_ARENA_MAX, 1);
     memset(&cfg, 0, sizeof cfg);
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("callgw: REST and Socket.IO gateway to callsvc.\n"
