@@ -518,30 +518,6 @@ cs_err calls_repo_get(db_conn *db, const char *id, int flags, call_rec **out)
                       flags, out);
 }
 
-static const db_stmt calls__by_channel_stmt = {
-    "calls_by_channel",
-    "SELECT " CALLS__COLS " FROM calls c WHERE c.ended_at IS NULL AND"
-    " (c.caller_channel_id = $1 OR c.callee_channel_id = $1 OR c.pending_channel_id = $1)"
-    " ORDER BY c.created_at DESC LIMIT 1",
-    1};
-static const db_stmt calls__by_channel_lock_stmt = {
-    "calls_by_channel_lock",
-    "SELECT " CALLS__COLS_CHILDREN
-    ", " US("clock_timestamp()") " FROM calls c WHERE c.ended_at IS NULL AND"
-                                 " (c.caller_channel_id = $1 OR c.callee_channel_id = $1 OR "
-                                 "c.pending_channel_id = $1)"
-                                 " ORDER BY c.created_at DESC LIMIT 1 FOR UPDATE",
-    1};
-
-cs_err calls_repo_find_by_channel(db_conn *db, const char *channel_id, int flags, call_rec **out)
-{
-    const char *params[] = {channel_id};
-    return calls__one(db, (flags & CALLS_FOR_UPDATE) ? 0 : DB_RETRY,
-                      (flags & CALLS_FOR_UPDATE) ? &calls__by_channel_lock_stmt
-                                                 : &calls__by_channel_stmt,
-                      params, flags, out);
-}
-
 static const db_stmt calls__by_request_stmt = {
     "calls_by_request",
     "SELECT " CALLS__COLS " FROM calls c WHERE c.owner_id = $1::uuid AND c.request_id = $2", 2};
@@ -625,6 +601,8 @@ static const db_stmt calls__save_stmt = {
 
 /* The save of a call this transaction holds FOR UPDATE: every column is
  * known here, so nothing is returned and the statement is queued. */
+/* (clang-format would break the TS() lines apart) */
+// clang-format off
 static const db_stmt calls__save_locked_stmt = {
     "calls_save_locked",
     "UPDATE calls c SET status = $2, hangup_cause = $3,"
@@ -632,19 +610,12 @@ static const db_stmt calls__save_locked_stmt = {
     " callee_user_id = $8::uuid, callee_name = $9, callee_extension = $10, callee_number = $11,"
     " caller_channel_id = $12, callee_channel_id = $13, caller_up = $14::bool,"
     " callee_up = $15::bool, bridge_id = $16, pending_channel_id = $17, asterisk_id = $18,"
-    " ringing_at = " TS(19) ", answered_at = " TS(20) ", ended_at = " TS(
-        21) ","
-            " version = $22::int8 WHERE c.id = $1::uuid",
+    " ringing_at = " TS(19) ","
+    " answered_at = " TS(20) ","
+    " ended_at = " TS(21) ","
+    " version = $22::int8 WHERE c.id = $1::uuid",
     22};
-
-static bool calls__status_ended(Callservice__V1__CallStatus s)
-{
-    return s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_COMPLETED ||
-           s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_BUSY ||
-           s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_NO_ANSWER ||
-           s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_FAILED ||
-           s == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_CANCELED;
-}
+// clang-format on
 
 /* Whole seconds from a to b, rounded down as SQL's floor(extract(epoch)). */
 static int32_t calls__floor_s(int64_t a_us, int64_t b_us)
@@ -665,7 +636,7 @@ static cs_err calls__apply_save(Callservice__V1__Call *c, int64_t now)
     } stamps[] = {
         {&c->ringing_at, c->status == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_RINGING},
         {&c->answered_at, c->status == CALLSERVICE__V1__CALL_STATUS__CALL_STATUS_IN_PROGRESS},
-        {&c->ended_at, calls__status_ended(c->status)},
+        {&c->ended_at, call_status_terminal(c->status)},
     };
     int64_t created = calls_timestamp_us(c->created_at), answered, ended, waited_to;
     for (size_t i = 0; i < sizeof stamps / sizeof *stamps; i++) {
@@ -684,11 +655,15 @@ static cs_err calls__apply_save(Callservice__V1__Call *c, int64_t now)
     return CS_OK;
 }
 
+/* *param: ts as µs text in buf, or NULL (SQL NULL) without ts. */
 static void calls__us_param(char *buf, size_t len, const Google__Protobuf__Timestamp *ts,
                             const char **param)
 {
-    snprintf(buf, len, "%lld", (long long)calls_timestamp_us(ts));
-    *param = ts ? buf : NULL;
+    *param = NULL;
+    if (ts) {
+        snprintf(buf, len, "%lld", (long long)calls_timestamp_us(ts));
+        *param = buf;
+    }
 }
 
 cs_err calls_repo_save(db_conn *db, call_rec *r)

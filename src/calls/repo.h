@@ -65,10 +65,6 @@ enum {
 /* NOT_FOUND when there is no such call (id must be a valid uuid). */
 cs_err calls_repo_get(db_conn *db, const char *id, int flags, call_rec **out)
     __attribute__((warn_unused_result));
-/* The live call (not ended) one of whose legs (caller, callee or pending
- * transfer leg) is channel_id. NOT_FOUND if none. */
-cs_err calls_repo_find_by_channel(db_conn *db, const char *channel_id, int flags, call_rec **out)
-    __attribute__((warn_unused_result));
 /* The call made by owner_id with request_id. NOT_FOUND if none. */
 cs_err calls_repo_find_by_request(db_conn *db, const char *owner_id, const char *request_id,
                                   call_rec **out) __attribute__((warn_unused_result));
