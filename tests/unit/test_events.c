@@ -280,18 +280,36 @@ static void test_ephemeral_roundtrip(void **state)
 
 /* A row as the listener reads it (text format), through to the Event a
  * client unpacks: the payload bytes come out as the Call in the oneof. */
+/* A PGresult holding one row of EVENTS_ROW_COLUMNS in text form. */
+static PGresult *make_row(const char *const vals[8])
+{
+    static const char *names[] = {"seq",        "type",         "call_id", "user_id",
+                                  "visible_to", "payload_kind", "payload", "t"};
+    PGresAttDesc attrs[8];
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    size_t i;
+
+    assert_non_null(res);
+    memset(attrs, 0, sizeof attrs);
+    for (i = 0; i < 8; i++) {
+        attrs[i].name = (char *)names[i];
+        attrs[i].typlen = -1;
+    }
+    assert_true(PQsetResultAttrs(res, 8, attrs));
+    for (i = 0; i < 8; i++)
+        assert_true(PQsetvalue(res, 0, (int)i, (char *)vals[i], (int)strlen(vals[i])));
+    return res;
+}
+
 static void test_rec_from_row(void **state)
 {
     Callservice__V1__Call call = CALLSERVICE__V1__CALL__INIT, *cback;
     Callservice__V1__Event *back;
-    PGresAttDesc attrs[8];
     PGresult *res;
     uint8_t packed[256], wire[512];
     char hex[600];
     size_t len, i, wl;
     events_rec *r;
-    static const char *names[] = {"seq",        "type",         "call_id", "user_id",
-                                  "visible_to", "payload_kind", "payload", "t"};
     const char *vals[8];
 
     (void)state;
@@ -304,11 +322,6 @@ static void test_rec_from_row(void **state)
     for (i = 0; i < len; i++)
         snprintf(hex + 2 + 2 * i, 3, "%02X", packed[i]); /* upper case is accepted too */
 
-    memset(attrs, 0, sizeof attrs);
-    for (i = 0; i < 8; i++) {
-        attrs[i].name = (char *)names[i];
-        attrs[i].typlen = -1;
-    }
     vals[0] = "42";
     vals[1] = "2";
     vals[2] = C1;
@@ -317,11 +330,7 @@ static void test_rec_from_row(void **state)
     vals[5] = "10";
     vals[6] = hex;
     vals[7] = "1700000000123456";
-    res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-    assert_non_null(res);
-    assert_true(PQsetResultAttrs(res, 8, attrs));
-    for (i = 0; i < 8; i++)
-        assert_true(PQsetvalue(res, 0, (int)i, (char *)vals[i], (int)strlen(vals[i])));
+    res = make_row(vals);
     r = events_rec_from_row(res, 0);
     assert_non_null(r);
     assert_int_equal(r->seq, 42);
@@ -356,27 +365,6 @@ static void test_rec_from_row(void **state)
     assert_true(PQsetvalue(res, 0, 5, "13", 2)); /* no such payload field */
     assert_null(events_rec_from_row(res, 0));
     PQclear(res);
-}
-
-/* A PGresult holding one row of EVENTS_ROW_COLUMNS in text form. */
-static PGresult *make_row(const char *const vals[8])
-{
-    static const char *names[] = {"seq",        "type",         "call_id", "user_id",
-                                  "visible_to", "payload_kind", "payload", "t"};
-    PGresAttDesc attrs[8];
-    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-    size_t i;
-
-    assert_non_null(res);
-    memset(attrs, 0, sizeof attrs);
-    for (i = 0; i < 8; i++) {
-        attrs[i].name = (char *)names[i];
-        attrs[i].typlen = -1;
-    }
-    assert_true(PQsetResultAttrs(res, 8, attrs));
-    for (i = 0; i < 8; i++)
-        assert_true(PQsetvalue(res, 0, (int)i, (char *)vals[i], (int)strlen(vals[i])));
-    return res;
 }
 
 /* The Event a record sends, packed (wire must hold 4096 bytes). */
