@@ -310,7 +310,6 @@ static void test_rec_from_row(void **state)
     char hex[600];
     size_t len, i, wl;
     events_rec *r;
-    const char *vals[8];
 
     (void)state;
     call.id = C1;
@@ -322,15 +321,8 @@ static void test_rec_from_row(void **state)
     for (i = 0; i < len; i++)
         snprintf(hex + 2 + 2 * i, 3, "%02X", packed[i]); /* upper case is accepted too */
 
-    vals[0] = "42";
-    vals[1] = "2";
-    vals[2] = C1;
-    vals[3] = A1;
-    vals[4] = "{" A1 "," A2 "}";
-    vals[5] = "10";
-    vals[6] = hex;
-    vals[7] = "1700000000123456";
-    res = make_row(vals);
+    res = make_row((const char *const[8]){"42", "2", C1, A1, "{" A1 "," A2 "}", "10", hex,
+                                          "1700000000123456"});
     r = events_rec_from_row(res, 0);
     assert_non_null(r);
     assert_int_equal(r->seq, 42);
@@ -392,7 +384,6 @@ static void test_notify_roundtrip(void **state)
     Callservice__V1__User user = CALLSERVICE__V1__USER__INIT;
     uint8_t packed[512], wire1[4096], wire2[4096];
     char hex[1100], bhex[1200], full[2048], *tail;
-    const char *row[8];
     size_t len, w1, w2;
     int64_t seq = -1;
     events_rec *r, *rr;
@@ -429,15 +420,8 @@ static void test_notify_roundtrip(void **state)
     /* the same event as the range read would give it */
     snprintf(full, sizeof full, "57;1700000000123456;%s", tail);
     snprintf(bhex, sizeof bhex, "\\x%s", hex);
-    row[0] = "57";
-    row[1] = "6";
-    row[2] = C1;
-    row[3] = A2;
-    row[4] = "{" A1 "," A2 "}";
-    row[5] = "10";
-    row[6] = bhex;
-    row[7] = "1700000000123456";
-    res = make_row(row);
+    res = make_row((const char *const[8]){"57", "6", C1, A2, "{" A1 "," A2 "}", "10", bhex,
+                                          "1700000000123456"});
     rr = events_rec_from_row(res, 0);
     r = events_rec_from_notify(full, &seq);
     assert_non_null(rr);
