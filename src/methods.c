@@ -2,7 +2,9 @@
  * methods: the whole contract as one table, read by rpc_server_start. A
  * row with neither handler answers UNIMPLEMENTED; the calls and events
  * modules fill their rows in as they land. protoc-c does not mark
- * streaming methods, so the table says which rows stream.
+ * streaming methods, so the table says which rows stream. RPC_TRY_INLINE
+ * marks the reads served from a cache: their handlers answer a hit on the
+ * rpc poller and rpc_defer() a miss to a worker (rpc/rpc.h).
  */
 #include <stddef.h>
 
@@ -15,47 +17,50 @@
 #include "svc.h"
 #include "users/users.h"
 
-#define U(m, req, resp, fn)                                                                        \
+#define U(m, req, resp, fn, flags)                                                                 \
     {                                                                                              \
         "/callservice.v1.UserService/" m, &callservice__v1__##req##__descriptor,                   \
-            &callservice__v1__##resp##__descriptor, fn, NULL                                       \
+            &callservice__v1__##resp##__descriptor, fn, NULL, flags                                \
     }
-#define C(m, req, resp, fn)                                                                        \
+#define C(m, req, resp, fn, flags)                                                                 \
     {                                                                                              \
         "/callservice.v1.CallService/" m, &callservice__v1__##req##__descriptor,                   \
-            &callservice__v1__##resp##__descriptor, fn, NULL                                       \
+            &callservice__v1__##resp##__descriptor, fn, NULL, flags                                \
     }
 #define E(m, req, resp, ufn, sfn)                                                                  \
     {                                                                                              \
         "/callservice.v1.EventService/" m, &callservice__v1__##req##__descriptor,                  \
-            &callservice__v1__##resp##__descriptor, ufn, sfn                                       \
+            &callservice__v1__##resp##__descriptor, ufn, sfn, 0                                    \
     }
 
 static const rpc_method svc__app_methods[] = {
-    U("Register", register_request, auth_response, users_register),
-    U("Login", login_request, auth_response, users_login),
-    U("GetProfile", get_profile_request, user, users_get_profile),
-    U("UpdateProfile", update_profile_request, user, users_update_profile),
-    U("ListUsers", list_users_request, list_users_response, users_list),
-    U("CreateUser", create_user_request, user, users_create),
-    U("GetUser", get_user_request, user, users_get),
-    U("UpdateUser", update_user_request, user, users_update),
-    U("DeleteUser", delete_user_request, delete_user_response, users_delete),
-    U("SetStatus", set_status_request, user, users_set_status),
+    U("Register", register_request, auth_response, users_register, 0),
+    U("Login", login_request, auth_response, users_login, 0),
+    U("GetProfile", get_profile_request, user, users_get_profile, RPC_TRY_INLINE),
+    U("UpdateProfile", update_profile_request, user, users_update_profile, 0),
+    U("ListUsers", list_users_request, list_users_response, users_list, 0),
+    U("CreateUser", create_user_request, user, users_create, 0),
+    U("GetUser", get_user_request, user, users_get, 0),
+    U("UpdateUser", update_user_request, user, users_update, 0),
+    U("DeleteUser", delete_user_request, delete_user_response, users_delete, 0),
+    U("SetStatus", set_status_request, user, users_set_status, 0),
 
-    C("MakeCall", make_call_request, call, calls_make),
-    C("AnswerCall", answer_call_request, call, calls_answer),
-    C("HangupCall", hangup_call_request, call, calls_hangup),
-    C("TransferCall", transfer_call_request, call, calls_transfer),
-    C("GetCall", get_call_request, call, calls_get),
-    C("ListCallHistory", list_call_history_request, list_call_history_response, calls_history),
-    C("ListActiveCalls", list_active_calls_request, list_active_calls_response, calls_active),
-    C("GetCallStatistics", get_call_statistics_request, call_statistics, calls_statistics),
-    C("AddCallNote", add_call_note_request, call_note, calls_add_note),
+    C("MakeCall", make_call_request, call, calls_make, 0),
+    C("AnswerCall", answer_call_request, call, calls_answer, 0),
+    C("HangupCall", hangup_call_request, call, calls_hangup, 0),
+    C("TransferCall", transfer_call_request, call, calls_transfer, 0),
+    C("GetCall", get_call_request, call, calls_get, 0),
+    C("ListCallHistory", list_call_history_request, list_call_history_response, calls_history,
+      RPC_TRY_INLINE),
+    C("ListActiveCalls", list_active_calls_request, list_active_calls_response, calls_active,
+      RPC_TRY_INLINE),
+    C("GetCallStatistics", get_call_statistics_request, call_statistics, calls_statistics,
+      RPC_TRY_INLINE),
+    C("AddCallNote", add_call_note_request, call_note, calls_add_note, 0),
 
     E("WatchEvents", watch_events_request, event, NULL, events_rpc_watch),
-    E("PublishTyping", publish_typing_request, publish_typing_response,
-      events_rpc_publish_typing, NULL),
+    E("PublishTyping", publish_typing_request, publish_typing_response, events_rpc_publish_typing,
+      NULL),
 };
 
 #define SVC_N_APP (sizeof svc__app_methods / sizeof *svc__app_methods)

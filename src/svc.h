@@ -9,6 +9,7 @@
 #ifndef CS_SVC_H
 #define CS_SVC_H
 
+#include <assert.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -53,8 +54,11 @@ static inline svc_app *svc_app_of(const rpc_ctx *ctx)
     return (svc_app *)ctx->app;
 }
 
+/* The worker's connection. Not on the poller (RPC_TRY_INLINE handlers call
+ * rpc_defer first): there ctx->worker is NULL. */
 static inline db_conn *svc_db(const rpc_ctx *ctx)
 {
+    assert(ctx->worker && "svc_db on the poller: call rpc_defer first");
     return ((svc_worker *)ctx->worker)->db;
 }
 

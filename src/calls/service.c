@@ -241,6 +241,8 @@ cs_err calls_history(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage
     if (calls__cached(ctx, LCACHE_HISTORY, &id, false, req,
                       &callservice__v1__list_call_history_response__descriptor, &t, resp))
         goto out; /* rc is CS_OK; out is freed */
+    if (rpc_defer(ctx))
+        goto out; /* a miss, on the poller: read on a worker */
     rc = calls_repo_history(svc_db(ctx), &q, &out->calls, &out->n_calls, &total, &more);
     if (rc != CS_OK) {
         rc = svc_db_fail(ctx, rc);
@@ -281,6 +283,8 @@ cs_err calls_active(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage 
     if (calls__cached(ctx, LCACHE_ACTIVE, &id, false, req,
                       &callservice__v1__list_active_calls_response__descriptor, &t, resp))
         goto out;
+    if (rpc_defer(ctx))
+        goto out; /* a miss, on the poller: read on a worker */
     out = malloc(sizeof *out);
     if (!out) {
         rc = rpc_fail(ctx, CS_ERR_INTERNAL, "out of memory");
@@ -320,6 +324,8 @@ cs_err calls_statistics(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMess
     if (calls__cached(ctx, LCACHE_STATS, &id, auth_sees_all(&id), req,
                       &callservice__v1__call_statistics__descriptor, &t, resp))
         goto out;
+    if (rpc_defer(ctx))
+        goto out; /* a miss, on the poller: compute on a worker */
     to = r->to ? calls_timestamp_us(r->to) : calls__now_us();
     from = r->from ? calls_timestamp_us(r->from) : to - 86400LL * 1000000;
     if (from > to) {

@@ -182,8 +182,9 @@ static cs_err health__watch_start(rpc_ctx *ctx, const ProtobufCMessage *req, rpc
 
 const rpc_method health_methods[] = {
     {"/grpc.health.v1.Health/Check", &grpc__health__v1__health_check_request__descriptor,
-     &grpc__health__v1__health_check_response__descriptor, health__check, NULL},
+     &grpc__health__v1__health_check_response__descriptor, health__check, NULL,
+     RPC_TRY_INLINE}, /* never blocks: answered on the poller */
     {"/grpc.health.v1.Health/Watch", &grpc__health__v1__health_check_request__descriptor,
-     &grpc__health__v1__health_check_response__descriptor, NULL, health__watch_start},
+     &grpc__health__v1__health_check_response__descriptor, NULL, health__watch_start, 0},
 };
 const size_t health_methods_count = sizeof health_methods / sizeof health_methods[0];

@@ -13,10 +13,19 @@
  * error it returns the cs_err and leaves *resp NULL; rpc_fail() sets the
  * message that goes out with the status.
  *
- * Threads: a pool of workers, each with its own completion queue and its own
- * per-worker state (worker_init's result, e.g. a database connection, seen
- * by handlers as ctx->worker). A unary handler runs on its worker thread and
- * may block (libpq).
+ * Threads: one poller thread drives gRPC (it alone waits on the completion
+ * queue: reads requests, re-arms them, sees sends complete), and a pool of
+ * workers runs the handlers, each worker with its own state (worker_init's
+ * result, e.g. a database connection, seen by handlers as ctx->worker). A
+ * handler on a worker may block (libpq).
+ *
+ * Inline first: a method marked RPC_TRY_INLINE has its handler run on the
+ * poller first, with ctx->worker NULL, so that an answer from memory (a
+ * cache hit) costs no hand-off between threads. Such a handler calls
+ * rpc_defer() before the first thing that could block; on the poller that
+ * returns true, the handler returns at once having changed nothing, and the
+ * server runs it again from the start on a worker, where rpc_defer()
+ * returns false.
  *
  * Streams: a stream handler runs on a worker thread once the request has
  * arrived. It either returns an error (the stream ends at once with that
@@ -49,16 +58,28 @@ typedef struct rpc_ctx {
     int64_t deadline_ms;       /* absolute, CLOCK_REALTIME milliseconds; 0: none */
     char errmsg[256];          /* message sent with a non-OK status */
     char user_id[40];          /* set by auth when known, for logs */
+    int on_poller;             /* running inline on the poller (RPC_TRY_INLINE) */
+    int deferred;              /* rpc_defer() said so: run again on a worker */
 } rpc_ctx;
 
 /* Sets ctx->errmsg (printf-style) and returns e, so handlers can write
  * `return rpc_fail(ctx, CS_ERR_NOT_FOUND, "user %s not found", id);`. */
 cs_err rpc_fail(rpc_ctx *ctx, cs_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* For handlers of RPC_TRY_INLINE methods, before anything that may block:
+ * true on the poller (the handler must return at once, changing nothing;
+ * its result is ignored and it runs again on a worker), false on a worker. */
+int rpc_defer(rpc_ctx *ctx);
+
 typedef struct rpc_stream rpc_stream;
 
 typedef cs_err (*rpc_unary_fn)(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
 typedef cs_err (*rpc_stream_fn)(rpc_ctx *ctx, const ProtobufCMessage *req, rpc_stream *stream);
+
+/* rpc_method.flags */
+enum {
+    RPC_TRY_INLINE = 1u << 0, /* unary: run on the poller first (see rpc_defer) */
+};
 
 /* One row of the method table. Exactly one of unary / stream is set; a row
  * with neither answers UNIMPLEMENTED. */
@@ -68,6 +89,7 @@ typedef struct rpc_method {
     const ProtobufCMessageDescriptor *response;
     rpc_unary_fn unary;
     rpc_stream_fn stream;
+    unsigned flags; /* RPC_TRY_INLINE */
 } rpc_method;
 
 /* Streams. All thread-safe. */
@@ -92,14 +114,15 @@ void rpc_stream_on_close(rpc_stream *s, void (*on_close)(void *arg), void *arg);
 const char *rpc_stream_request_id(const rpc_stream *s);
 
 typedef struct rpc_server_config {
-    const char *addr; /* "127.0.0.1:50051" */
-    int workers;      /* worker threads, each with its own completion queue; <= 0: 2 x cores */
+    const char *addr;         /* "127.0.0.1:50051" */
+    int workers;              /* worker threads (besides the poller); <= 0: 2 x cores */
     size_t stream_max_queued; /* per-stream queue bound for rpc_stream_send; 0: 1024 */
     const rpc_method *methods;
     size_t n_methods;
     void *app;
     /* Per-worker state: called on each worker thread before serving; may
-     * return NULL. worker_fini is called on the same thread at the end. */
+     * return NULL. worker_fini is called on the same thread at the end.
+     * The poller has none (ctx->worker is NULL there). */
     void *(*worker_init)(void *app, int worker_index);
     void (*worker_fini)(void *app, void *worker);
     /* How long rpc_server_wait_and_free lets in-flight unary calls finish

@@ -3,11 +3,12 @@
  *
  * Every operation outstanding on a completion queue carries its own typed
  * tag (an rpc__tag embedded in the struct it belongs to); the worker loop
- * switches on the tag's kind and finds the owner with RPC__OWNER. All the
- * completions of a call land on the completion queue of the worker that
- * accepted it (cq_bound_to_call), so a call's unary state is only ever
- * touched by that worker's thread; streams are also touched by producer
- * threads and have a mutex.
+ * switches on the tag's kind and finds the owner with RPC__OWNER. Only the
+ * poller takes completions; a call handed to a worker is written by that
+ * worker until its reply batch starts, while the poller may see its
+ * RECV_CLOSE complete meanwhile: so a unary call's struct counts its holders
+ * atomically (`pending`) and whoever drops the last one recycles it. Streams
+ * are also touched by producer threads and have a mutex.
  */
 #ifndef CS_RPC_INT_H
 #define CS_RPC_INT_H
@@ -45,8 +46,7 @@ typedef struct rpc__call {
     rpc__tag req;   /* RPC__TAG_REQUEST or RPC__TAG_GENERIC */
     rpc__tag close; /* RPC__TAG_CALL_CLOSE */
     rpc__tag send;  /* RPC__TAG_CALL_SEND */
-    rpc__worker *w;
-    size_t method; /* index in the method table (registered requests) */
+    size_t method;  /* index in the method table (registered requests) */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
@@ -54,15 +54,15 @@ typedef struct rpc__call {
     grpc_call_details details; /* generic requests only */
     grpc_byte_buffer *resp;
     int cancelled;
-    int pending; /* operations outstanding on the call */
-    struct rpc__call *next_free;
+    atomic_int pending; /* holders: the handler until it returns, each batch until it completes */
+    struct rpc__call *next_free; /* in a worker's free list */
+    struct rpc__call *next_job;  /* in the workers' job queue */
 } rpc__call;
 
 struct rpc__worker {
     rpc_server *srv;
     int index;
     pthread_t thread;
-    grpc_completion_queue *cq;
     void *state; /* worker_init's result */
     uint64_t rng;
     rpc__call *free_calls;
@@ -72,10 +72,17 @@ struct rpc__worker {
 struct rpc_server {
     rpc_server_config cfg;
     grpc_server *server;
-    void **handles; /* grpc_server_register_method results, by method index */
+    void **handles;            /* grpc_server_register_method results, by method index */
+    grpc_completion_queue *cq; /* the poller's */
+    rpc__worker poller;        /* its thread, rng and free list; no state */
+    int poller_started;
     rpc__worker *workers;
-    int n_workers; /* completion queues */
-    int n_threads; /* worker threads started */
+    int n_workers;           /* worker threads to start */
+    int n_threads;           /* worker threads started */
+    pthread_mutex_t jobs_mu; /* guards the job queue and jobs_stop */
+    pthread_cond_t jobs_cv;
+    rpc__call *jobs_head, *jobs_tail; /* calls for the workers, in arrival order */
+    int jobs_stop;                    /* workers exit once the queue is empty */
     int port;
     rpc__tag shutdown_tag;
     pthread_mutex_t mu; /* guards what follows */

@@ -3,18 +3,32 @@
  *
  * Shape: one grpc_server, every method of the table registered with
  * READ_INITIAL_BYTE_BUFFER (each method here takes exactly one request
- * message, unary or server-streaming alike), and N workers, each with its
- * own completion queue. Each worker keeps one request armed per method plus
- * one catch-all grpc_server_request_call, so that an unknown method is
- * answered UNIMPLEMENTED at once instead of hanging until the client's
- * deadline. A request is re-armed before the call it delivered is handled.
+ * message, unary or server-streaming alike), one completion queue and the
+ * one thread that waits on it (the poller), and N worker threads that run
+ * handlers taken from a job queue. The poller keeps RPC__ARMED requests
+ * armed per method plus one catch-all grpc_server_request_call, so that an
+ * unknown method is answered UNIMPLEMENTED at once instead of hanging until
+ * the client's deadline. A request is re-armed before the call it delivered
+ * is handled.
+ *
+ * Why one poller: gRPC polls the connections on the threads that wait on
+ * completion queues. With a queue per worker (or several threads on one
+ * queue), the thread that read a request off the connection had to wake
+ * the one that was to handle it, once or more per call; a cache hit cost
+ * callsvc 50-70 us of CPU with four workers and 22-26 us with one thread
+ * doing both (docs/BENCHMARKS.md section 4). Here the poller answers
+ * RPC_TRY_INLINE methods itself when it can (rpc.h), and hands everything
+ * else to the workers, which may block on libpq without holding up the
+ * connection.
  *
  * A unary call: RECV_CLOSE_ON_SERVER goes in its own early batch; then the
- * request is unpacked, the handler runs synchronously on the worker (it may
- * block on libpq), and one batch sends initial metadata, the message and
- * the status (never together with a receive op). The call is unreffed when
- * both batches have completed. The structs that carry a call are recycled
- * per worker, so the hot path allocates little besides protobuf messages.
+ * request is unpacked, the handler runs (on the poller or a worker), and
+ * one batch sends initial metadata, the message and the status (never
+ * together with a receive op). The call struct counts what still needs it
+ * (the handler, each batch; atomically, as a worker's handler may still be
+ * running when the poller sees RECV_CLOSE complete) and whoever drops the
+ * last recycles it into its own thread's free list, so the hot path
+ * allocates little besides protobuf messages.
  *
  * Streams are handed to stream.c after the request is unpacked; they do
  * not occupy the worker while open.
@@ -22,9 +36,9 @@
  * Shutdown (rpc_server_request_stop, then rpc_server_wait_and_free): open
  * streams are ended with UNAVAILABLE, grpc_server_shutdown_and_notify, a
  * grace period for in-flight unary calls, grpc_server_cancel_all_calls,
- * wait for the notification, destroy the server, shut the completion queues
- * down (workers drain them to GRPC_QUEUE_SHUTDOWN and exit), destroy them,
- * grpc_shutdown.
+ * wait for the notification, stop the workers (they finish the queue
+ * first), destroy the server, shut the completion queue down (the poller
+ * drains it to GRPC_QUEUE_SHUTDOWN and exits), destroy it, grpc_shutdown.
  */
 #include "rpc_int.h"
 
@@ -44,8 +58,11 @@
 #include "common/log.h"
 #include "meta.h"
 
-/* Recycled call structs kept per worker; beyond this they are freed. */
+/* Recycled call structs kept per thread; beyond this they are freed. */
 #define RPC__FREE_MAX 256
+/* Requests kept armed per method, so that a burst of calls finds them
+ * waiting instead of queueing inside gRPC until the poller re-arms. */
+#define RPC__ARMED 4
 
 cs_err rpc_fail(rpc_ctx *ctx, cs_err e, const char *fmt, ...)
 {
@@ -54,6 +71,14 @@ cs_err rpc_fail(rpc_ctx *ctx, cs_err e, const char *fmt, ...)
     vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
     va_end(ap);
     return e;
+}
+
+int rpc_defer(rpc_ctx *ctx)
+{
+    if (!ctx->on_poller)
+        return 0;
+    ctx->deferred = 1;
+    return 1;
 }
 
 grpc_slice rpc__status_slice(cs_err e, const char *msg)
@@ -81,12 +106,11 @@ static rpc__call *server__call_get(rpc__worker *w)
         c->send.kind = RPC__TAG_CALL_SEND;
         grpc_metadata_array_init(&c->md);
     }
-    c->w = w;
     c->call = NULL;
     c->payload = NULL;
     c->resp = NULL;
     c->cancelled = 0;
-    c->pending = 0;
+    atomic_store_explicit(&c->pending, 1, memory_order_relaxed); /* the handler's */
     c->next_free = NULL;
     return c;
 }
@@ -130,7 +154,7 @@ static void server__arm(rpc__worker *w, size_t method)
     }
     c->method = method;
     rc = grpc_server_request_registered_call(srv->server, srv->handles[method], &c->call,
-                                             &c->deadline, &c->md, &c->payload, w->cq, w->cq,
+                                             &c->deadline, &c->md, &c->payload, srv->cq, srv->cq,
                                              &c->req);
     if (rc != GRPC_CALL_OK) {
         log_error("rpc: request_registered_call(%s) failed: %d", srv->cfg.methods[method].path,
@@ -150,8 +174,8 @@ static void server__arm_generic(rpc__worker *w)
     }
     c->req.kind = RPC__TAG_GENERIC;
     grpc_call_details_init(&c->details);
-    rc = grpc_server_request_call(w->srv->server, &c->call, &c->details, &c->md, w->cq, w->cq,
-                                  &c->req);
+    rc = grpc_server_request_call(w->srv->server, &c->call, &c->details, &c->md, w->srv->cq,
+                                  w->srv->cq, &c->req);
     if (rc != GRPC_CALL_OK) {
         log_error("rpc: request_call failed: %d", (int)rc);
         server__call_put(w, c);
@@ -160,14 +184,19 @@ static void server__arm_generic(rpc__worker *w)
 
 /* ---- answering --------------------------------------------------------- */
 
+/* Counts the batch before starting it: its completion may be taken by
+ * another worker before grpc_call_start_batch returns. */
 static int server__start(rpc__call *c, const grpc_op *ops, size_t n, rpc__tag *tag)
 {
-    grpc_call_error rc = grpc_call_start_batch(c->call, ops, n, tag, NULL);
+    grpc_call_error rc;
+
+    atomic_fetch_add_explicit(&c->pending, 1, memory_order_relaxed);
+    rc = grpc_call_start_batch(c->call, ops, n, tag, NULL);
     if (rc != GRPC_CALL_OK) {
+        atomic_fetch_sub_explicit(&c->pending, 1, memory_order_relaxed);
         log_error("rpc: start_batch failed: %d", (int)rc);
         return -1;
     }
-    c->pending++;
     return 0;
 }
 
@@ -209,9 +238,11 @@ static void server__reply(rpc__call *c, grpc_byte_buffer *resp, cs_err e, const 
         grpc_slice_unref(details); /* the core took its own reference */
 }
 
-static void server__maybe_release(rpc__worker *w, rpc__call *c)
+/* Drops one of c's holders (the handler or a completed batch); the last
+ * one recycles c into w, the worker of the calling thread. */
+static void server__release(rpc__worker *w, rpc__call *c)
 {
-    if (c->pending == 0)
+    if (atomic_fetch_sub_explicit(&c->pending, 1, memory_order_acq_rel) == 1)
         server__call_put(w, c);
 }
 
@@ -302,7 +333,10 @@ static const char *server__md_copy(grpc_slice v, char *buf, size_t cap, char **h
     return dst;
 }
 
-static void server__handle(rpc__worker *w, rpc__call *c)
+/* Runs c's handler on w's thread and starts the reply; on_poller: the
+ * inline run of an RPC_TRY_INLINE method. Returns 1 if the handler
+ * deferred (nothing was sent; run it again on a worker), else 0. */
+static int server__handle(rpc__worker *w, rpc__call *c, int on_poller)
 {
     rpc_server *srv = w->srv;
     const rpc_method *m = &srv->cfg.methods[c->method];
@@ -314,6 +348,7 @@ static void server__handle(rpc__worker *w, rpc__call *c)
     const char *why = NULL;
     cs_err e = CS_OK;
     rpc_stream *s = NULL;
+    int deferred = 0;
 
     ctx.method = m->path;
     ctx.request_id = NULL;
@@ -323,6 +358,8 @@ static void server__handle(rpc__worker *w, rpc__call *c)
     ctx.errmsg[0] = '\0';
     ctx.user_id[0] = '\0';
     ctx.deadline_ms = server__deadline_ms(c->deadline);
+    ctx.on_poller = on_poller;
+    ctx.deferred = 0;
 
     for (size_t i = 0; i < c->md.count; i++) {
         const grpc_metadata *md = &c->md.metadata[i];
@@ -368,6 +405,10 @@ static void server__handle(rpc__worker *w, rpc__call *c)
         goto out;
     }
     e = m->unary(&ctx, req, &resp);
+    if (ctx.deferred) {
+        deferred = 1;
+        goto out;
+    }
     if (e == CS_OK && !resp)
         e = rpc_fail(&ctx, CS_ERR_INTERNAL, "handler returned no response");
     if (e == CS_OK)
@@ -385,23 +426,116 @@ out:
         gpr_free(peer);
     free(authz_heap);
     log_clear_context();
+    return deferred;
 }
+
+/* ---- the workers' job queue -------------------------------------------- */
+
+/* Hands c (and the handler's hold on it) to a worker. After the workers
+ * have stopped, which only happens once gRPC has shut down, it is answered
+ * UNAVAILABLE here instead. */
+static void server__enqueue(rpc__worker *poller, rpc__call *c)
+{
+    rpc_server *srv = poller->srv;
+    int stopped;
+
+    c->next_job = NULL;
+    pthread_mutex_lock(&srv->jobs_mu);
+    stopped = srv->jobs_stop;
+    if (!stopped) {
+        if (srv->jobs_tail)
+            srv->jobs_tail->next_job = c;
+        else
+            srv->jobs_head = c;
+        srv->jobs_tail = c;
+        pthread_cond_signal(&srv->jobs_cv);
+    }
+    pthread_mutex_unlock(&srv->jobs_mu);
+    if (stopped) {
+        if (c->call)
+            server__reply(c, NULL, CS_ERR_UNAVAILABLE, "server shutting down");
+        server__release(poller, c);
+    }
+}
+
+/* The next job, or NULL when the workers are to stop. */
+static rpc__call *server__next_job(rpc_server *srv)
+{
+    rpc__call *c;
+
+    pthread_mutex_lock(&srv->jobs_mu);
+    while (!srv->jobs_head && !srv->jobs_stop)
+        pthread_cond_wait(&srv->jobs_cv, &srv->jobs_mu);
+    c = srv->jobs_head;
+    if (c) {
+        srv->jobs_head = c->next_job;
+        if (!srv->jobs_head)
+            srv->jobs_tail = NULL;
+    }
+    pthread_mutex_unlock(&srv->jobs_mu);
+    return c;
+}
+
+/* Stops the workers once the queue is empty and joins them. Idempotent. */
+static void server__stop_workers(rpc_server *srv)
+{
+    pthread_mutex_lock(&srv->jobs_mu);
+    srv->jobs_stop = 1;
+    pthread_cond_broadcast(&srv->jobs_cv);
+    pthread_mutex_unlock(&srv->jobs_mu);
+    for (int i = 0; i < srv->n_threads; i++)
+        pthread_join(srv->workers[i].thread, NULL);
+    srv->n_threads = 0;
+}
+
+static void server__free_list(rpc__worker *w)
+{
+    while (w->free_calls) {
+        rpc__call *c = w->free_calls;
+        w->free_calls = c->next_free;
+        grpc_metadata_array_destroy(&c->md);
+        free(c);
+    }
+    w->n_free = 0;
+}
+
+static void *server__worker_main(void *arg)
+{
+    rpc__worker *w = arg;
+    rpc_server *srv = w->srv;
+    rpc__call *c;
+
+    w->rng = rpc_meta_seed();
+    if (srv->cfg.worker_init)
+        w->state = srv->cfg.worker_init(srv->cfg.app, w->index);
+    while ((c = server__next_job(srv)) != NULL) {
+        server__handle(w, c, 0);
+        server__release(w, c);
+    }
+    server__free_list(w);
+    if (srv->cfg.worker_fini)
+        srv->cfg.worker_fini(srv->cfg.app, w->state);
+    return NULL;
+}
+
+/* ---- the poller -------------------------------------------------------- */
 
 static void server__on_request(rpc__worker *w, rpc__call *c, int ok)
 {
+    const rpc_method *m = &w->srv->cfg.methods[c->method];
+
     if (!ok) { /* the server is shutting down: nothing was delivered */
         server__call_put(w, c);
         return;
     }
     server__arm(w, c->method);
-    if (!w->srv->cfg.methods[c->method].stream)
+    if (!m->stream)
         server__recv_close(c);
-    server__handle(w, c);
-    if (!c->call) { /* became a stream */
-        server__call_put(w, c);
+    if ((m->flags & RPC_TRY_INLINE) && m->unary && !server__handle(w, c, 1)) {
+        server__release(w, c);
         return;
     }
-    server__maybe_release(w, c);
+    server__enqueue(w, c);
 }
 
 static void server__on_generic(rpc__worker *w, rpc__call *c, int ok)
@@ -419,25 +553,23 @@ static void server__on_generic(rpc__worker *w, rpc__call *c, int ok)
     snprintf(msg, sizeof msg, "unknown method %.*s", (int)(n > 200 ? 200 : n),
              (const char *)GRPC_SLICE_START_PTR(c->details.method));
     server__reply(c, NULL, CS_ERR_UNIMPLEMENTED, msg);
-    server__maybe_release(w, c);
+    server__release(w, c);
 }
 
-/* ---- workers ----------------------------------------------------------- */
-
-static void *server__worker_main(void *arg)
+static void *server__poller_main(void *arg)
 {
     rpc__worker *w = arg;
     rpc_server *srv = w->srv;
 
     w->rng = rpc_meta_seed();
-    if (srv->cfg.worker_init)
-        w->state = srv->cfg.worker_init(srv->cfg.app, w->index);
     for (size_t i = 0; i < srv->cfg.n_methods; i++)
-        server__arm(w, i);
+        for (int k = 0; k < RPC__ARMED; k++)
+            server__arm(w, i);
     server__arm_generic(w);
 
     for (;;) {
-        grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev =
+            grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (ev.type != GRPC_OP_COMPLETE)
@@ -450,18 +582,12 @@ static void *server__worker_main(void *arg)
         case RPC__TAG_GENERIC:
             server__on_generic(w, RPC__OWNER(t, rpc__call, req), ev.success);
             break;
-        case RPC__TAG_CALL_CLOSE: {
-            rpc__call *c = RPC__OWNER(t, rpc__call, close);
-            c->pending--;
-            server__maybe_release(w, c);
+        case RPC__TAG_CALL_CLOSE:
+            server__release(w, RPC__OWNER(t, rpc__call, close));
             break;
-        }
-        case RPC__TAG_CALL_SEND: {
-            rpc__call *c = RPC__OWNER(t, rpc__call, send);
-            c->pending--;
-            server__maybe_release(w, c);
+        case RPC__TAG_CALL_SEND:
+            server__release(w, RPC__OWNER(t, rpc__call, send));
             break;
-        }
         case RPC__TAG_STREAM_CLOSE:
             rpc__stream_on_close(RPC__OWNER(t, rpc_stream, close_tag), ev.success);
             break;
@@ -479,16 +605,7 @@ static void *server__worker_main(void *arg)
             break;
         }
     }
-
-    while (w->free_calls) {
-        rpc__call *c = w->free_calls;
-        w->free_calls = c->next_free;
-        grpc_metadata_array_destroy(&c->md);
-        free(c);
-    }
-    w->n_free = 0;
-    if (srv->cfg.worker_fini)
-        srv->cfg.worker_fini(srv->cfg.app, w->state);
+    server__free_list(w);
     return NULL;
 }
 
@@ -496,13 +613,14 @@ static void *server__worker_main(void *arg)
 
 static void server__free(rpc_server *srv)
 {
-    for (int i = 0; i < srv->n_workers; i++)
-        if (srv->workers[i].cq)
-            grpc_completion_queue_destroy(srv->workers[i].cq);
+    if (srv->cq)
+        grpc_completion_queue_destroy(srv->cq);
     free(srv->workers);
     free(srv->handles);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
+    pthread_mutex_destroy(&srv->jobs_mu);
+    pthread_cond_destroy(&srv->jobs_cv);
     free(srv);
     grpc_shutdown();
 }
@@ -513,7 +631,7 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg)
     grpc_server_credentials *creds = NULL;
     grpc_arg arg;
     grpc_channel_args args;
-    int started = 0, threads = 0;
+    int rc;
 
     srv = calloc(1, sizeof *srv);
     if (!srv)
@@ -521,6 +639,8 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg)
     grpc_init();
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
+    pthread_mutex_init(&srv->jobs_mu, NULL);
+    pthread_cond_init(&srv->jobs_cv, NULL);
     srv->cfg = *cfg;
     if (srv->cfg.workers <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -531,6 +651,8 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg)
     if (srv->cfg.shutdown_grace_ms <= 0)
         srv->cfg.shutdown_grace_ms = 5000;
     srv->shutdown_tag.kind = RPC__TAG_SHUTDOWN;
+    srv->poller.srv = srv;
+    srv->poller.index = -1;
     srv->n_workers = srv->cfg.workers;
     srv->workers = calloc((size_t)srv->n_workers, sizeof *srv->workers);
     srv->handles = calloc(cfg->n_methods ? cfg->n_methods : 1, sizeof *srv->handles);
@@ -545,11 +667,11 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg)
     args.num_args = 1;
     args.args = &arg;
     srv->server = grpc_server_create(&args, NULL);
+    srv->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
     for (int i = 0; i < srv->n_workers; i++) {
         srv->workers[i].srv = srv;
         srv->workers[i].index = i;
-        srv->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(srv->server, srv->workers[i].cq, NULL);
     }
     for (size_t i = 0; i < cfg->n_methods; i++) {
         srv->handles[i] = grpc_server_register_method(srv->server, cfg->methods[i].path, NULL,
@@ -566,34 +688,31 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg)
         log_error("rpc: cannot listen on %s (address in use or invalid)", cfg->addr);
         goto fail;
     }
-    grpc_server_start(srv->server);
-    started = 1;
-    for (threads = 0; threads < srv->n_workers; threads++) {
-        int rc = pthread_create(&srv->workers[threads].thread, NULL, server__worker_main,
-                                &srv->workers[threads]);
-        if (rc == 0)
-            srv->n_threads = threads + 1;
+    for (int i = 0; i < srv->n_workers; i++) {
+        rc = pthread_create(&srv->workers[i].thread, NULL, server__worker_main, &srv->workers[i]);
         if (rc != 0) {
             log_error("rpc: cannot start worker thread: %s", strerror(rc));
             goto fail;
         }
+        srv->n_threads = i + 1;
     }
-    log_info("rpc: serving on %s (port %d), %d workers, %zu methods", cfg->addr, srv->port,
-             srv->n_workers, cfg->n_methods);
+    grpc_server_start(srv->server);
+    rc = pthread_create(&srv->poller.thread, NULL, server__poller_main, &srv->poller);
+    if (rc != 0) {
+        log_error("rpc: cannot start the poller thread: %s", strerror(rc));
+        goto fail;
+    }
+    srv->poller_started = 1;
+    log_info("rpc: serving on %s (port %d), a poller and %d workers, %zu methods", cfg->addr,
+             srv->port, srv->n_workers, cfg->n_methods);
     return srv;
 
 fail:
     if (!srv)
         return NULL;
-    if (started && threads > 0) {
-        /* The workers already running drain their queues as usual. */
-        srv->n_threads = threads;
-        rpc_server_request_stop(srv);
-        rpc_server_wait_and_free(srv);
-        return NULL;
-    }
+    server__stop_workers(srv); /* no call has reached them: nothing armed yet */
     if (srv->server) {
-        grpc_completion_queue *cq = srv->workers[0].cq;
+        grpc_completion_queue *cq = srv->cq;
         grpc_server_shutdown_and_notify(srv->server, cq, &srv->shutdown_tag);
         for (;;) {
             grpc_event ev =
@@ -602,13 +721,10 @@ fail:
                 break;
         }
         grpc_server_destroy(srv->server);
-        for (int i = 0; i < srv->n_workers; i++) {
-            grpc_completion_queue_shutdown(srv->workers[i].cq);
-            while (grpc_completion_queue_next(srv->workers[i].cq,
-                                              gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-                       .type != GRPC_QUEUE_SHUTDOWN)
-                ;
-        }
+        grpc_completion_queue_shutdown(cq);
+        while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+               GRPC_QUEUE_SHUTDOWN)
+            ;
     }
     server__free(srv);
     return NULL;
@@ -631,7 +747,7 @@ void rpc_server_request_stop(rpc_server *srv)
     rpc__stream_abort_locked_list(srv);
     pthread_mutex_unlock(&srv->mu);
     log_info("rpc: shutting down");
-    grpc_server_shutdown_and_notify(srv->server, srv->workers[0].cq, &srv->shutdown_tag);
+    grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
 }
 
 void rpc_server_wait_and_free(rpc_server *srv)
@@ -662,11 +778,10 @@ void rpc_server_wait_and_free(rpc_server *srv)
         pthread_cond_wait(&srv->cv, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
 
+    server__stop_workers(srv);
     grpc_server_destroy(srv->server);
-    for (int i = 0; i < srv->n_workers; i++)
-        grpc_completion_queue_shutdown(srv->workers[i].cq);
-    for (int i = 0; i < srv->n_threads; i++)
-        pthread_join(srv->workers[i].thread, NULL);
+    grpc_completion_queue_shutdown(srv->cq);
+    pthread_join(srv->poller.thread, NULL);
     log_info("rpc: stopped");
     server__free(srv);
 }

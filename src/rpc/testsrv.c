@@ -12,8 +12,10 @@
  *    "sleep:<ms>" sleeps first; "fail:<STATUS_NAME>" fails with that status;
  *    "stats" answers name = "unary=<n> closes=<n> worker_ok=<0|1>";
  *    "health:<STATUS>" sets the health of "callservice.v1.UserService".
- *  - UserService/GetProfile: needs "authorization: Bearer <token>", answers
- *    a user shaped like callsvc's (for the benchmark).
+ *  - UserService/GetProfile (RPC_TRY_INLINE): needs "authorization: Bearer
+ *    <token>", answers a user shaped like callsvc's (for the benchmark),
+ *    on the poller; with the token "defer" it defers to a worker. Its name
+ *    says where it was answered: "on poller" or "on worker".
  *  - EventService/WatchEvents: sends after_seq events (seq 1..n, call_id
  *    "c-<seq>") from a producer thread, then ends OK; with call_id "hold"
  *    it stays open after them until the client cancels.
@@ -140,10 +142,15 @@ static cs_err tsrv_get_profile(rpc_ctx *ctx, const ProtobufCMessage *req, Protob
     Callservice__V1__User *u;
     Callservice__V1__SipDevice *d;
 
-    atomic_fetch_add(&tsrv.unary, 1);
     if (!tok)
         return rpc_fail(ctx, CS_ERR_UNAUTHENTICATED, "missing bearer token");
-    u = tsrv_user("6f1c2d3e-0000-4000-8000-000000000001", "Bench Agent", "bench@example.com");
+    if (n == 5 && memcmp(tok, "defer", 5) == 0 && rpc_defer(ctx))
+        return CS_OK;
+    if (ctx->worker)
+        tsrv_check_worker(ctx);
+    atomic_fetch_add(&tsrv.unary, 1);
+    u = tsrv_user("6f1c2d3e-0000-4000-8000-000000000001", ctx->worker ? "on worker" : "on poller",
+                  "bench@example.com");
     d = malloc(sizeof *d);
     if (!u || !d) {
         free(d);
@@ -260,14 +267,14 @@ static void *tsrv_producer(void *arg)
 
 static const rpc_method tsrv_methods[] = {
     {"/callservice.v1.UserService/GetUser", &callservice__v1__get_user_request__descriptor,
-     &callservice__v1__user__descriptor, tsrv_get_user, NULL},
+     &callservice__v1__user__descriptor, tsrv_get_user, NULL, 0},
     {"/callservice.v1.UserService/GetProfile", &callservice__v1__get_profile_request__descriptor,
-     &callservice__v1__user__descriptor, tsrv_get_profile, NULL},
+     &callservice__v1__user__descriptor, tsrv_get_profile, NULL, RPC_TRY_INLINE},
     {"/callservice.v1.EventService/WatchEvents", &callservice__v1__watch_events_request__descriptor,
-     &callservice__v1__event__descriptor, NULL, tsrv_watch},
+     &callservice__v1__event__descriptor, NULL, tsrv_watch, 0},
     {"/callservice.v1.EventService/PublishTyping",
      &callservice__v1__publish_typing_request__descriptor,
-     &callservice__v1__publish_typing_response__descriptor, NULL, NULL},
+     &callservice__v1__publish_typing_response__descriptor, NULL, NULL, 0},
 };
 
 int main(int argc, char **argv)

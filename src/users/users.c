@@ -50,6 +50,8 @@ static cs_err users__answer_user(rpc_ctx *ctx, const char *id, int with_secret,
         *resp = &u->base;
         return CS_OK;
     }
+    if (rpc_defer(ctx))
+        return CS_OK; /* a miss, on the poller: load on a worker */
     gen = ucache_generation(app->users_cache);
     rc = users_load(app, svc_db(ctx), id, with_secret, &u);
     if (rc == CS_ERR_NOT_FOUND)

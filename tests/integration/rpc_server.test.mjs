@@ -87,6 +87,23 @@ test('handler errors carry status and message', async () => {
   assert.equal(p.sip_device.extension, '3001');
 });
 
+test('an inline-first method is answered on the poller, or on a worker when it defers', async () => {
+  const before = await stats(srv.api);
+  const calls = [];
+  for (let i = 0; i < 200; i++) {
+    calls.push(srv.api.users.GetProfile({}, { token: i % 2 ? 'defer' : 't', requestId: `p-${i}` }));
+  }
+  const res = await Promise.all(calls);
+  res.forEach((p, i) => {
+    assert.equal(p.name, i % 2 ? 'on worker' : 'on poller');
+    assert.equal(p.sip_device.extension, '3001');
+  });
+  const after = await stats(srv.api);
+  // Each call counted once: a deferred handler is not answered twice.
+  assert.equal(after.unary - before.unary, 200 + 1);
+  assert.ok(after.workerOk);
+});
+
 test('malformed request bytes => INVALID_ARGUMENT', async () => {
   // Field 1 (string) claims 5 bytes but only 1 follows.
   const bad = Buffer.from([0x0a, 0x05, 0x61]);
