@@ -25,7 +25,7 @@ static const cfg_entry svc__table[] = {
      "token lifetime in seconds"},
     {"GRPC_ADDR", CFG_STR, F(grpc_addr), "127.0.0.1:50051", 0, 0, "gRPC listen address host:port"},
     {"WORKERS", CFG_INT, F(workers), "0", 0, 256,
-     "worker threads, each with its own database connection (0: 2 x cores)"},
+     "rpc worker threads, each with its own database connection (0: 2 x cores)"},
     {"ADMIN_EMAIL", CFG_STR, F(admin_email), "admin@example.com", 0, 0,
      "first admin created by `callsvc seed`"},
     {"ADMIN_PASSWORD", CFG_STR, F(admin_password), "admin123", 0, 0,
