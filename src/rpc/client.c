@@ -124,11 +124,15 @@ static grpc_byte_buffer *rpcc__buffer(const uint8_t *bytes, size_t len)
     return bb;
 }
 
-/* Flattens a received buffer into a slice the caller unrefs. */
+/* Flattens a received buffer into a slice the caller unrefs. An answer
+ * that arrived in one uncompressed slice is referenced, not copied. */
 static grpc_slice rpcc__flatten(grpc_byte_buffer *bb)
 {
     grpc_byte_buffer_reader r;
     grpc_slice s = grpc_empty_slice();
+    if (bb && bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+        bb->data.raw.slice_buffer.count == 1)
+        return grpc_slice_ref(bb->data.raw.slice_buffer.slices[0]);
     if (bb && grpc_byte_buffer_reader_init(&r, bb)) {
         s = grpc_byte_buffer_reader_readall(&r);
         grpc_byte_buffer_reader_destroy(&r);
