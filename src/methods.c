@@ -17,21 +17,14 @@
 #include "svc.h"
 #include "users/users.h"
 
-#define U(m, req, resp, fn, flags)                                                                 \
+#define ROW(service, m, req, resp, ufn, sfn, flags)                                                \
     {                                                                                              \
-        "/callservice.v1.UserService/" m, &callservice__v1__##req##__descriptor,                   \
-            &callservice__v1__##resp##__descriptor, fn, NULL, flags                                \
+        "/callservice.v1." service "/" m, &callservice__v1__##req##__descriptor,                   \
+            &callservice__v1__##resp##__descriptor, ufn, sfn, flags                                \
     }
-#define C(m, req, resp, fn, flags)                                                                 \
-    {                                                                                              \
-        "/callservice.v1.CallService/" m, &callservice__v1__##req##__descriptor,                   \
-            &callservice__v1__##resp##__descriptor, fn, NULL, flags                                \
-    }
-#define E(m, req, resp, ufn, sfn)                                                                  \
-    {                                                                                              \
-        "/callservice.v1.EventService/" m, &callservice__v1__##req##__descriptor,                  \
-            &callservice__v1__##resp##__descriptor, ufn, sfn, 0                                    \
-    }
+#define U(m, req, resp, fn, flags) ROW("UserService", m, req, resp, fn, NULL, flags)
+#define C(m, req, resp, fn, flags) ROW("CallService", m, req, resp, fn, NULL, flags)
+#define E(m, req, resp, ufn, sfn)  ROW("EventService", m, req, resp, ufn, sfn, 0)
 
 static const rpc_method svc__app_methods[] = {
     U("Register", register_request, auth_response, users_register, 0),

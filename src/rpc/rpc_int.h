@@ -2,7 +2,7 @@
  * rpc internals shared by server.c and stream.c. Not part of the contract.
  *
  * Every operation outstanding on a completion queue carries its own typed
- * tag (an rpc__tag embedded in the struct it belongs to); the worker loop
+ * tag (an rpc__tag embedded in the struct it belongs to); the poller's loop
  * switches on the tag's kind and finds the owner with RPC__OWNER. Only the
  * poller takes completions; a call handed to a worker is written by that
  * worker until its reply batch starts, while the poller may see its
@@ -55,7 +55,7 @@ typedef struct rpc__call {
     grpc_byte_buffer *resp;
     int cancelled;
     atomic_int pending; /* holders: the handler until it returns, each batch until it completes */
-    struct rpc__call *next_free; /* in a worker's free list */
+    struct rpc__call *next_free; /* in the poller's free list */
     struct rpc__call *next_job;  /* in the workers' job queue */
 } rpc__call;
 
@@ -65,7 +65,7 @@ struct rpc__worker {
     pthread_t thread;
     void *state; /* worker_init's result */
     uint64_t rng;
-    rpc__call *free_calls;
+    rpc__call *free_calls; /* the poller only: workers free what they release last */
     size_t n_free;
 };
 
@@ -75,7 +75,6 @@ struct rpc_server {
     void **handles;            /* grpc_server_register_method results, by method index */
     grpc_completion_queue *cq; /* the poller's */
     rpc__worker poller;        /* its thread, rng and free list; no state */
-    int poller_started;
     rpc__worker *workers;
     int n_workers;           /* worker threads to start */
     int n_threads;           /* worker threads started */
@@ -120,7 +119,8 @@ struct rpc_stream {
     rpc_stream *prev, *next; /* in srv->streams */
 };
 
-/* stream.c, called by server.c on the worker thread that owns the call. */
+/* stream.c, called by server.c: _new and _opened on the worker running the
+ * stream's handler, the _on_* completions on the poller. */
 /* Takes over call (the caller's reference), starts RECV_CLOSE and the
  * initial metadata; returns NULL if out of memory (call is then cancelled
  * and unreffed). The returned stream holds the server's reference. */

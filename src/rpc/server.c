@@ -15,7 +15,7 @@
  * completion queues. With a queue per worker (or several threads on one
  * queue), the thread that read a request off the connection had to wake
  * the one that was to handle it, once or more per call; a cache hit cost
- * callsvc 50-70 us of CPU with four workers and 22-26 us with one thread
+ * callsvc 51-68 us of CPU with four workers and 22-26 us with one thread
  * doing both (docs/BENCHMARKS.md section 4). Here the poller answers
  * RPC_TRY_INLINE methods itself when it can (rpc.h), and hands everything
  * else to the workers, which may block on libpq without holding up the
@@ -58,7 +58,8 @@
 #include "common/log.h"
 #include "meta.h"
 
-/* Recycled call structs kept per thread; beyond this they are freed. */
+/* Recycled call structs kept by the poller (which alone takes them);
+ * beyond this they are freed. */
 #define RPC__FREE_MAX 256
 /* Requests kept armed per method, so that a burst of calls finds them
  * waiting instead of queueing inside gRPC until the poller re-arms. */
@@ -130,7 +131,7 @@ static void server__call_put(rpc__worker *w, rpc__call *c)
         grpc_call_details_destroy(&c->details);
         c->req.kind = RPC__TAG_REQUEST;
     }
-    if (w->n_free < RPC__FREE_MAX) {
+    if (w && w->n_free < RPC__FREE_MAX) {
         c->next_free = w->free_calls;
         w->free_calls = c;
         w->n_free++;
@@ -184,8 +185,8 @@ static void server__arm_generic(rpc__worker *w)
 
 /* ---- answering --------------------------------------------------------- */
 
-/* Counts the batch before starting it: its completion may be taken by
- * another worker before grpc_call_start_batch returns. */
+/* Counts the batch before starting it: the poller may see it complete
+ * before grpc_call_start_batch returns on a worker. */
 static int server__start(rpc__call *c, const grpc_op *ops, size_t n, rpc__tag *tag)
 {
     grpc_call_error rc;
@@ -239,7 +240,8 @@ static void server__reply(rpc__call *c, grpc_byte_buffer *resp, cs_err e, const 
 }
 
 /* Drops one of c's holders (the handler or a completed batch); the last
- * one recycles c into w, the worker of the calling thread. */
+ * one recycles c into w, the poller's free list (NULL on a worker, which
+ * never takes calls from a free list: c is freed). */
 static void server__release(rpc__worker *w, rpc__call *c)
 {
     if (atomic_fetch_sub_explicit(&c->pending, 1, memory_order_acq_rel) == 1)
@@ -452,8 +454,7 @@ static void server__enqueue(rpc__worker *poller, rpc__call *c)
     }
     pthread_mutex_unlock(&srv->jobs_mu);
     if (stopped) {
-        if (c->call)
-            server__reply(c, NULL, CS_ERR_UNAVAILABLE, "server shutting down");
+        server__reply(c, NULL, CS_ERR_UNAVAILABLE, "server shutting down");
         server__release(poller, c);
     }
 }
@@ -510,9 +511,8 @@ static void *server__worker_main(void *arg)
         w->state = srv->cfg.worker_init(srv->cfg.app, w->index);
     while ((c = server__next_job(srv)) != NULL) {
         server__handle(w, c, 0);
-        server__release(w, c);
+        server__release(NULL, c);
     }
-    server__free_list(w);
     if (srv->cfg.worker_fini)
         srv->cfg.worker_fini(srv->cfg.app, w->state);
     return NULL;
@@ -702,7 +702,6 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg)
         log_error("rpc: cannot start the poller thread: %s", strerror(rc));
         goto fail;
     }
-    srv->poller_started = 1;
     log_info("rpc: serving on %s (port %d), a poller and %d workers, %zu methods", cfg->addr,
              srv->port, srv->n_workers, cfg->n_methods);
     return srv;

@@ -4,7 +4,7 @@
  * A stream is a grpc_call plus a bounded ring of packed messages. Producers
  * on any thread queue messages; at most one send operation (the initial
  * metadata first, then one SEND_MESSAGE at a time) is outstanding, and its
- * completion, on the worker that owns the call, starts the next one. The
+ * completion, on the rpc poller, starts the next one. The
  * status goes out in its own batch once the ring is empty.
  *
  * Two lifetimes: the grpc_call is unreffed by the server as soon as the call
@@ -226,7 +226,7 @@ const char *rpc_stream_request_id(const rpc_stream *s)
     return s->request_id;
 }
 
-/* ---- server side (worker thread of the call) --------------------------- */
+/* ---- server side (the worker running the handler, then the poller) ----- */
 
 rpc_stream *rpc__stream_new(rpc_server *srv, grpc_call *call, const char *request_id)
 {
