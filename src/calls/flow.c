@@ -71,14 +71,18 @@ typedef struct calls_ring {
  * legs to hang up, its bridge to destroy, the inbound route to forget. It
  * runs once the transaction is over (calls__commit / calls__rollback), so
  * that the events append lock, held until the commit, is never held across
- * these requests. At most one call ends per transaction. Strings owned. */
+ * these requests. It holds one call's: when a second call ends in the same
+ * transaction (a batch of events, calls__events), the first one's runs
+ * then, before that transaction is over. Strings owned. */
 typedef struct calls_cleanup {
     char *legs[3];
     char *bridge;
     char *route; /* an inbound caller's channel */
 } calls_cleanup;
 
-enum { CALLS_TOUCHED = 8 };
+enum { CALLS_TOUCHED = 32 };
+/* ARI events of calls a worker runs in one transaction, at most */
+enum { CALLS_BATCH = 8 };
 
 typedef struct calls_worker {
     calls_module *m;
@@ -478,7 +482,7 @@ static cs_err calls__end(calls_worker *w, call_rec *r, call_input in, const char
     legs[0] = c->caller_channel_id;
     legs[1] = c->callee_channel_id;
     legs[2] = r->pending_channel_id;
-    calls__cleanup_run(w); /* a transaction ends one call; never lose one */
+    calls__cleanup_run(w); /* an earlier call ended in this transaction */
     for (int i = 0; i < 3; i++)
         if (legs[i][0] && !(gone && strcmp(gone, legs[i]) == 0))
             w->cleanup.legs[i] = strdup(legs[i]);
@@ -875,41 +879,121 @@ static void calls__note(calls_worker *w, const call_rec *r, const ari_event *ev,
         calls__ring_put(&w->up, channel);
 }
 
-static void calls__event(calls_worker *w, calls_job *job)
+/* Whether the job's event needs no transaction: its call ended here, or
+ * it reports again the answer of a leg that is up (see calls__note). */
+static bool calls__event_settled(calls_worker *w, const calls_job *job)
 {
-    const ari_event *ev = job->ev;
-    const char *channel = calls__event_channel(ev);
-    calls_leg leg = LEG_NONE;
-    call_rec *r = NULL;
-    cs_err rc;
-    if (job->inbound_new) {
-        calls__inbound(w, job->key, ev);
-        return;
-    }
+    const char *channel = calls__event_channel(job->ev);
     if (calls__ring_has(&w->ended, job->key)) {
-        calls__stale_event(w->m, ev, channel);
-        return;
+        calls__stale_event(w->m, job->ev, channel);
+        return true;
     }
-    if (channel && calls__is_up_event(ev) && calls__ring_has(&w->up, channel))
-        return;
-    rc = db_begin(w->db);
-    if (rc == CS_OK)
-        rc = calls_repo_get(w->db, job->key, CALLS_FOR_UPDATE, &r);
+    return channel && calls__is_up_event(job->ev) && calls__ring_has(&w->up, channel);
+}
+
+/* One event of a batch: its row locked, its change made, its post-commit
+ * note kept in *d. */
+typedef struct calls_done {
+    call_rec *r;
+    calls_leg leg;
+    bool ok;
+} calls_done;
+
+static cs_err calls__event_apply(calls_worker *w, const calls_job *job, calls_done *d)
+{
+    const char *channel = calls__event_channel(job->ev);
+    cs_err rc = calls_repo_get(w->db, job->key, CALLS_FOR_UPDATE, &d->r);
     if (rc == CS_OK) {
-        leg = calls__leg_of(r, channel);
-        rc = calls__apply_event(w, r, ev, channel);
+        d->leg = calls__leg_of(d->r, channel);
+        rc = calls__apply_event(w, d->r, job->ev, channel);
+    }
+    return rc;
+}
+
+static void calls__event_failed(const calls_job *job, cs_err rc)
+{
+    const char *channel = calls__event_channel(job->ev);
+    if (rc != CS_ERR_NOT_FOUND)
+        log_error("calls: %s on %s for call %s: %s", job->ev->type_name, channel ? channel : "-",
+                  job->key, cs_err_name(rc));
+}
+
+/* ARI events of up to CALLS_BATCH calls in one transaction, so that they
+ * share one commit: one WAL flush and one turn of the events append lock
+ * (events.c) instead of one each. Each event but a lone one runs after a
+ * savepoint, so that one that fails is rolled back alone; their appends
+ * wait for the COMMIT (db_exec_stmt_at_commit), so the lock is not held
+ * across the later events' work. */
+/* calls__event_settled for job i of a batch, counting what the batch's
+ * earlier events did (not committed yet, so not in the rings). */
+static bool calls__event_settled_in(calls_worker *w, calls_job **jobs, const calls_done *done,
+                                    size_t i)
+{
+    const ari_event *ev = jobs[i]->ev;
+    const char *channel = calls__event_channel(ev);
+    if (calls__event_settled(w, jobs[i]))
+        return true;
+    for (size_t j = 0; j < i; j++) {
+        const char *cj = calls__event_channel(jobs[j]->ev);
+        if (!done[j].ok || strcmp(jobs[j]->key, jobs[i]->key) != 0)
+            continue;
+        if (call_status_terminal(done[j].r->call->status)) {
+            calls__stale_event(w->m, ev, channel);
+            return true;
+        }
+        if (channel && cj && calls__is_up_event(ev) && calls__is_up_event(jobs[j]->ev) &&
+            strcmp(cj, channel) == 0 && done[j].leg != LEG_NONE)
+            return true;
+    }
+    return false;
+}
+
+static void calls__events(calls_worker *w, calls_job **jobs, size_t n)
+{
+    calls_done done[CALLS_BATCH] = {{0}};
+    size_t i;
+    cs_err rc = db_begin(w->db);
+    for (i = 0; i < n && rc == CS_OK; i++) {
+        cs_err e;
+        if (calls__event_settled_in(w, jobs, done, i))
+            continue;
+        if (n > 1 && (rc = db_savepoint(w->db)) != CS_OK)
+            break;
+        e = calls__event_apply(w, jobs[i], &done[i]);
+        if (e == CS_OK && n > 1)
+            e = db_release_savepoint(w->db);
+        if (e == CS_OK) {
+            done[i].ok = true;
+            continue;
+        }
+        calls__event_failed(jobs[i], e);
+        if (n == 1)
+            rc = e;
+        else if (done[i].r || e != CS_ERR_NOT_FOUND)
+            /* a row not found needs nothing undone; anything else may have
+             * changed something */
+            rc = db_rollback_to_savepoint(w->db);
+        call_rec_free(done[i].r);
+        done[i].r = NULL;
     }
     if (rc == CS_OK)
         rc = calls__commit(w);
-    if (rc == CS_OK)
-        calls__note(w, r, ev, leg, channel);
-    if (rc != CS_OK) {
+    else
         calls__rollback(w);
-        if (rc != CS_ERR_NOT_FOUND)
-            log_error("calls: %s on %s for call %s: %s", ev->type_name, channel ? channel : "-",
-                      job->key, cs_err_name(rc));
+    for (size_t j = 0; j < n; j++) {
+        if (done[j].ok && rc == CS_OK)
+            calls__note(w, done[j].r, jobs[j]->ev, done[j].leg, calls__event_channel(jobs[j]->ev));
+        else if (done[j].ok)
+            calls__event_failed(jobs[j], rc);
+        call_rec_free(done[j].r);
     }
-    call_rec_free(r);
+    /* the transaction broke off before job i: the rest get one of their
+     * own, unless it could not even begin */
+    if (i == 0)
+        for (size_t j = 0; j < n; j++)
+            calls__event_failed(jobs[j], rc);
+    else if (i < n)
+        calls__events(w, jobs + i, n - i);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1320,44 +1404,73 @@ static void calls__push(calls_worker *w, calls_job *job)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* An ARI event about a call that exists: it may share a transaction. */
+static bool calls__batchable(const calls_job *job)
+{
+    return job && job->kind == JOB_EVENT && !job->inbound_new;
+}
+
+/* Takes the next job off w's queue, and with it the batchable jobs right
+ * behind it when it is one too (up to CALLS_BATCH in all). Returns how
+ * many; 0 when stopping and drained. */
+static size_t calls__take(calls_worker *w, calls_job **jobs)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&w->lock);
+    while (!w->head && !w->stop)
+        pthread_cond_wait(&w->cond, &w->lock);
+    if (!w->head) {
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+    }
+    do {
+        jobs[n++] = w->head;
+        w->head = w->head->next;
+    } while (n < CALLS_BATCH && calls__batchable(jobs[0]) && calls__batchable(w->head));
+    if (!w->head)
+        w->tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+static void calls__run(calls_worker *w, calls_job *job)
+{
+    switch (job->kind) {
+    case JOB_EVENT:
+        calls__inbound(w, job->key, job->ev); /* the others go by calls__events */
+        break;
+    case JOB_CMD:
+        if (w->m->ari)
+            calls__command(w, job->cmd);
+        else
+            calls__cmd_fail(job->cmd, CS_ERR_UNAVAILABLE, "Asterisk is not configured");
+        pthread_mutex_lock(job->done_lock);
+        *job->done = true;
+        pthread_cond_signal(job->done_cond);
+        pthread_mutex_unlock(job->done_lock);
+        break;
+    case JOB_RECONCILE:
+        calls__reconcile(w);
+        break;
+    }
+}
+
 static void *calls__worker_main(void *arg)
 {
     calls_worker *w = arg;
-    for (;;) {
-        calls_job *job;
-        pthread_mutex_lock(&w->lock);
-        while (!w->head && !w->stop)
-            pthread_cond_wait(&w->cond, &w->lock);
-        job = w->head;
-        if (job) {
-            w->head = job->next;
-            if (!w->head)
-                w->tail = NULL;
-        }
-        pthread_mutex_unlock(&w->lock);
-        if (!job)
-            break; /* stopping and drained */
-        switch (job->kind) {
-        case JOB_EVENT:
-            calls__event(w, job);
-            ari_event_free(job->ev);
-            break;
-        case JOB_CMD:
-            if (w->m->ari)
-                calls__command(w, job->cmd);
-            else
-                calls__cmd_fail(job->cmd, CS_ERR_UNAVAILABLE, "Asterisk is not configured");
-            pthread_mutex_lock(job->done_lock);
-            *job->done = true;
-            pthread_cond_signal(job->done_cond);
-            pthread_mutex_unlock(job->done_lock);
-            break;
-        case JOB_RECONCILE:
-            calls__reconcile(w);
-            break;
+    calls_job *jobs[CALLS_BATCH];
+    size_t n;
+    while ((n = calls__take(w, jobs)) > 0) {
+        if (calls__batchable(jobs[0]))
+            calls__events(w, jobs, n);
+        else
+            calls__run(w, jobs[0]);
+        for (size_t i = 0; i < n; i++) {
+            if (jobs[i]->kind == JOB_EVENT)
+                ari_event_free(jobs[i]->ev);
+            free(jobs[i]);
         }
         log_clear_context();
-        free(job);
     }
     return NULL;
 }

@@ -22,6 +22,11 @@
  * same pipeline as whatever is sent next (usually COMMIT): one round trip
  * less, and the lock is held only while the server runs the append and the
  * commit, not while the answer travels back and the client wakes up.
+ * The append waits for the COMMIT itself (db_exec_stmt_at_commit): the
+ * call flow may run several calls' events in one transaction, one
+ * savepoint each (db_savepoint), and then no append holds the lock across
+ * the later ones' work; an event whose work failed takes its queued
+ * appends with it when it rolls back to its savepoint.
  */
 #include "db.h"
 
@@ -32,17 +37,27 @@
 #include "common/log.h"
 
 #define DB_MAX_PREPARED 64
-#define DB_MAX_DEFERRED 4
+#define DB_MAX_DEFERRED 16 /* per queue */
 #define DB_MAX_PARAMS   32
-/* BEGIN, the deferred statements and the statement that sends them */
-#define DB_MAX_ITEMS (DB_MAX_DEFERRED + 2)
+/* BEGIN, both queues and the statement that sends them */
+#define DB_MAX_ITEMS (2 * DB_MAX_DEFERRED + 2)
+#define DB_SAVEPOINT "db_sp"
 
-/* A deferred statement: its parameters copied into buf (NULL stays NULL). */
+/* A deferred statement: a prepared one with its parameters copied into buf
+ * (NULL stays NULL), or sql without parameters (SAVEPOINT). */
 typedef struct db__deferred {
     const db_stmt *st;
+    const char *sql;
     char *buf;
     const char *params[DB_MAX_PARAMS];
 } db__deferred;
+
+/* Statements waiting to be sent: with the next statement (next) or with
+ * the COMMIT (commit). */
+typedef struct db__queue {
+    db__deferred q[DB_MAX_DEFERRED];
+    int n;
+} db__queue;
 
 /* One statement of a round trip: a prepared one (st) or sql with n
  * parameters. */
@@ -60,8 +75,12 @@ struct db_conn {
     int begin_pending; /* db_begin done; BEGIN goes out with the next statement */
     const db_stmt *prepared[DB_MAX_PREPARED];
     int n_prepared;
-    db__deferred deferred[DB_MAX_DEFERRED]; /* db_exec_stmt_deferred, in order */
-    int n_deferred;
+    db__queue next;   /* db_exec_stmt_deferred and SAVEPOINT, in order */
+    db__queue commit; /* db_exec_stmt_at_commit, in order */
+    /* db_savepoint: whether one is set, the index in next of its SAVEPOINT
+     * while that is not sent yet (else -1), and how many statements of
+     * commit were queued before it */
+    int sp_set, sp_pending, sp_commit_mark;
     char errmsg[256];
     char sqlstate[6];
     char constraint[64];
@@ -126,6 +145,7 @@ db_conn *db_open(const char *url)
     db_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->sp_pending = -1;
     c->url = strdup(url ? url : "");
     if (!c->url) {
         free(c);
@@ -391,24 +411,46 @@ out:
     return rc;
 }
 
-static void db__deferred_clear(db_conn *c)
+/* Drops the statements of q from index from on. */
+static void db__queue_cut(db__queue *q, int from)
 {
-    for (int i = 0; i < c->n_deferred; i++)
-        free(c->deferred[i].buf);
-    c->n_deferred = 0;
+    for (int i = from; i < q->n; i++)
+        free(q->q[i].buf);
+    if (from < q->n)
+        q->n = from;
 }
 
-/* Runs what is due, one attempt: the pending BEGIN, the deferred
- * statements and then cur (NULL: none), in one round trip. */
-static cs_err db__run_due(db_conn *c, const db__item *cur, PGresult **res)
+static void db__deferred_clear(db_conn *c)
+{
+    db__queue_cut(&c->next, 0);
+    db__queue_cut(&c->commit, 0);
+    c->sp_set = 0;
+    c->sp_pending = -1;
+    c->sp_commit_mark = 0;
+}
+
+static int db__queue_items(const db__queue *q, db__item *it)
+{
+    for (int i = 0; i < q->n; i++) {
+        const db__deferred *d = &q->q[i];
+        it[i] =
+            (db__item){d->st, d->sql, d->st ? d->st->nparams : 0, (const char *const *)d->params};
+    }
+    return q->n;
+}
+
+/* Runs what is due, one attempt: the pending BEGIN, the statements queued
+ * for the next one, with_commit: those queued for the COMMIT, and then
+ * cur (NULL: none), in one round trip. */
+static cs_err db__run_due(db_conn *c, const db__item *cur, int with_commit, PGresult **res)
 {
     db__item it[DB_MAX_ITEMS];
     int n = 0;
     if (c->begin_pending)
         it[n++] = (db__item){NULL, "BEGIN", 0, NULL};
-    for (int i = 0; i < c->n_deferred; i++)
-        it[n++] = (db__item){c->deferred[i].st, NULL, c->deferred[i].st->nparams,
-                             (const char *const *)c->deferred[i].params};
+    n += db__queue_items(&c->next, it + n);
+    if (with_commit)
+        n += db__queue_items(&c->commit, it + n);
     if (cur)
         it[n++] = *cur;
     if (n == 1 && cur)
@@ -416,7 +458,11 @@ static cs_err db__run_due(db_conn *c, const db__item *cur, PGresult **res)
     return db__run_pipeline(c, it, n, res);
 }
 
-static cs_err db__run(db_conn *c, int flags, const db__item *cur, PGresult **res)
+/* Runs cur after what is due (db__run_due). Whatever happens, what was due
+ * has been sent or is dropped: a statement that fails aborts the
+ * transaction, which the caller then rolls back (to a savepoint, maybe). */
+static cs_err db__run_with(db_conn *c, int flags, const db__item *cur, int with_commit,
+                           PGresult **res)
 {
     int had_conn = c->pg != NULL;
     int in_tx = c->in_tx;
@@ -432,18 +478,28 @@ static cs_err db__run(db_conn *c, int flags, const db__item *cur, PGresult **res
         db__deferred_clear(c);
         return CS_ERR_UNAVAILABLE;
     }
-    rc = db__run_due(c, cur, res);
+    rc = db__run_due(c, cur, with_commit, res);
     /* A connection that was fine when last used but is broken now (the
      * server restarted): one more try on a fresh one, when that is safe
      * (nothing of a transaction has run before this statement). */
     if (rc == CS_ERR_UNAVAILABLE && had_conn && !c->pg &&
         (begin || (!in_tx && (flags & DB_RETRY)))) {
         db__clear_error(c);
-        rc = db__run_due(c, cur, res);
+        rc = db__run_due(c, cur, with_commit, res);
     }
     c->begin_pending = 0;
-    db__deferred_clear(c);
+    db__queue_cut(&c->next, 0);
+    c->sp_pending = -1;
+    if (with_commit) {
+        db__queue_cut(&c->commit, 0);
+        c->sp_commit_mark = 0;
+    }
     return rc;
+}
+
+static cs_err db__run(db_conn *c, int flags, const db__item *cur, PGresult **res)
+{
+    return db__run_with(c, flags, cur, 0, res);
 }
 
 cs_err db_exec(db_conn *c, int flags, const char *sql, int n, const char *const *params,
@@ -460,26 +516,31 @@ cs_err db_exec_stmt(db_conn *c, int flags, const db_stmt *st, const char *const 
     return db__run(c, flags, &it, res);
 }
 
-cs_err db_exec_stmt_deferred(db_conn *c, const db_stmt *st, const char *const *params)
+/* Queues st with a copy of its parameters (or sql, without) on q; a full
+ * queue is sent first, with whatever is due. */
+static cs_err db__defer(db_conn *c, db__queue *q, const db_stmt *st, const char *sql,
+                        const char *const *params)
 {
     db__deferred *d;
+    int nparams = st ? st->nparams : 0;
     size_t len = 0;
     char *p;
     cs_err rc = CS_OK;
     db__clear_error(c);
-    if (!c->in_tx || st->nparams > DB_MAX_PARAMS) {
-        snprintf(c->errmsg, sizeof c->errmsg, "deferred statement %s: %s", st->name,
+    if (!c->in_tx || nparams > DB_MAX_PARAMS) {
+        snprintf(c->errmsg, sizeof c->errmsg, "deferred statement %s: %s", st ? st->name : sql,
                  c->in_tx ? "too many parameters" : "outside a transaction");
         rc = CS_ERR_INTERNAL;
         goto out;
     }
-    if (c->n_deferred == DB_MAX_DEFERRED) {
-        rc = db__run(c, 0, NULL, NULL); /* the queue is full: send it now */
+    if (q->n == DB_MAX_DEFERRED) {
+        /* the queue is full: send it now */
+        rc = db__run_with(c, 0, NULL, q == &c->commit, NULL);
         if (rc != CS_OK)
             goto out;
     }
-    d = &c->deferred[c->n_deferred];
-    for (int i = 0; i < st->nparams; i++)
+    d = &q->q[q->n];
+    for (int i = 0; i < nparams; i++)
         len += params[i] ? strlen(params[i]) + 1 : 0;
     d->buf = malloc(len > 0 ? len : 1);
     if (!d->buf) {
@@ -487,14 +548,78 @@ cs_err db_exec_stmt_deferred(db_conn *c, const db_stmt *st, const char *const *p
         goto out;
     }
     p = d->buf;
-    for (int i = 0; i < st->nparams; i++) {
+    for (int i = 0; i < nparams; i++) {
         size_t n = params[i] ? strlen(params[i]) + 1 : 0;
         d->params[i] = params[i] ? memcpy(p, params[i], n) : NULL;
         p += n;
     }
     d->st = st;
-    c->n_deferred++;
+    d->sql = sql;
+    q->n++;
 out:
+    return rc;
+}
+
+cs_err db_exec_stmt_deferred(db_conn *c, const db_stmt *st, const char *const *params)
+{
+    return db__defer(c, &c->next, st, NULL, params);
+}
+
+cs_err db_exec_stmt_at_commit(db_conn *c, const db_stmt *st, const char *const *params)
+{
+    return db__defer(c, &c->commit, st, NULL, params);
+}
+
+/* SAVEPOINT (after releasing the one before) goes out with the next
+ * statement: setting one costs no round trip. */
+cs_err db_savepoint(db_conn *c)
+{
+    cs_err rc = CS_OK;
+    if (c->sp_set)
+        rc = db__defer(c, &c->next, NULL, "RELEASE SAVEPOINT " DB_SAVEPOINT, NULL);
+    if (rc == CS_OK)
+        rc = db__defer(c, &c->next, NULL, "SAVEPOINT " DB_SAVEPOINT, NULL);
+    if (rc == CS_OK) {
+        c->sp_set = 1;
+        c->sp_pending = c->next.n - 1;
+        c->sp_commit_mark = c->commit.n;
+    }
+    return rc;
+}
+
+cs_err db_release_savepoint(db_conn *c)
+{
+    static const db__item release = {NULL, "RELEASE SAVEPOINT " DB_SAVEPOINT, 0, NULL};
+    cs_err rc;
+    db__clear_error(c);
+    if (!c->in_tx || !c->sp_set) {
+        snprintf(c->errmsg, sizeof c->errmsg, "no savepoint to release");
+        return CS_ERR_INTERNAL;
+    }
+    rc = db__run(c, 0, &release, NULL);
+    if (rc == CS_OK)
+        c->sp_set = 0;
+    return rc;
+}
+
+cs_err db_rollback_to_savepoint(db_conn *c)
+{
+    static const db__item back = {NULL, "ROLLBACK TO SAVEPOINT " DB_SAVEPOINT, 0, NULL};
+    cs_err rc = CS_OK;
+    db__clear_error(c);
+    if (!c->in_tx || !c->sp_set) {
+        snprintf(c->errmsg, sizeof c->errmsg, "no savepoint to roll back to");
+        return CS_ERR_INTERNAL;
+    }
+    db__queue_cut(&c->commit, c->sp_commit_mark);
+    if (c->sp_pending >= 0) {
+        /* nothing after it was sent: forget what was queued after it */
+        db__queue_cut(&c->next, c->sp_pending + 1);
+        return CS_OK;
+    }
+    db__queue_cut(&c->next, 0);
+    rc = db__run(c, 0, &back, NULL);
+    c->sp_commit_mark = c->commit.n;
     return rc;
 }
 
@@ -506,8 +631,8 @@ cs_err db_exec_script(db_conn *c, const char *sql)
     rc = db__connect(c);
     if (rc != CS_OK)
         goto out;
-    if (c->n_deferred > 0) {
-        rc = db__run(c, 0, NULL, NULL);
+    if (c->next.n > 0 || c->commit.n > 0) {
+        rc = db__run_with(c, 0, NULL, 1, NULL);
         if (rc != CS_OK)
             goto out;
     }
@@ -547,11 +672,12 @@ cs_err db_commit(db_conn *c)
 {
     static const db__item commit = {NULL, "COMMIT", 0, NULL};
     cs_err rc = CS_OK;
-    if (c->begin_pending && c->n_deferred == 0) /* nothing ran: nothing to commit */
+    if (c->begin_pending && c->next.n == 0 && c->commit.n == 0) /* nothing ran */
         db__clear_error(c);
     else
-        rc = db__run(c, 0, &commit, NULL);
+        rc = db__run_with(c, 0, &commit, 1, NULL);
     c->begin_pending = 0;
+    c->sp_set = 0;
     /* A deferred statement that failed left COMMIT unrun (aborted in the
      * pipeline) and the transaction open: end it. */
     if (rc != CS_OK && c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)

@@ -66,6 +66,24 @@ cs_err db_exec_stmt(db_conn *c, int flags, const db_stmt *st, const char *const 
  * db_rollback drops what is queued. */
 cs_err db_exec_stmt_deferred(db_conn *c, const db_stmt *st, const char *const *params)
     __attribute__((warn_unused_result));
+/* Same, but held until the COMMIT and sent in its round trip (after the
+ * statements deferred as above), in the order queued: for a statement that
+ * takes a lock its transaction should hold only while it commits (the
+ * events append). */
+cs_err db_exec_stmt_at_commit(db_conn *c, const db_stmt *st, const char *const *params)
+    __attribute__((warn_unused_result));
+/* One savepoint at a time, for work inside a transaction that may fail
+ * alone. db_savepoint sets it (releasing one still set); SAVEPOINT goes
+ * out with the next statement. db_release_savepoint sends what is
+ * deferred (not what waits for the COMMIT) and RELEASE now, so that a
+ * failure of the work's deferred statements is reported here, to it.
+ * db_rollback_to_savepoint undoes what ran after the savepoint and drops
+ * what was queued after it (deferred or at commit); the savepoint stays.
+ * Both fail when there is none; a failed rollback to it (the statement
+ * that carried the SAVEPOINT failed before it) leaves only db_rollback. */
+cs_err db_savepoint(db_conn *c) __attribute__((warn_unused_result));
+cs_err db_release_savepoint(db_conn *c) __attribute__((warn_unused_result));
+cs_err db_rollback_to_savepoint(db_conn *c) __attribute__((warn_unused_result));
 /* A script of several statements, no parameters (migrations only). */
 cs_err db_exec_script(db_conn *c, const char *sql) __attribute__((warn_unused_result));
 

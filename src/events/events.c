@@ -10,9 +10,9 @@
  * read by range: a seq missing below a visible one was rolled back. The
  * price is that appending transactions serialize from the append to their
  * commit, which is why producers append last, just before COMMIT, and why
- * an append whose seq nobody asks for is deferred to go out in the same
- * round trip as that COMMIT: then the lock is held only while the server
- * runs the two, never across a round trip to callsvc.
+ * an append whose seq nobody asks for waits for that COMMIT and goes out
+ * in its round trip (db_exec_stmt_at_commit): then the lock is held only
+ * while the server runs the two, never across a round trip to callsvc.
  */
 #include "events/events.h"
 
@@ -157,7 +157,7 @@ cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *c
     params[5] = hex;
     params[6] = tail;
     if (seq_out == NULL) {
-        rc = db_exec_stmt_deferred(db, &events__append_stmt, params);
+        rc = db_exec_stmt_at_commit(db, &events__append_stmt, params);
         if (rc != CS_OK)
             log_error("events_append: %s", db_errmsg(db));
         goto out;

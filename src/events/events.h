@@ -38,12 +38,10 @@
  *   payload:    the Call, User or CallNote message as it is AFTER the change
  *               (packed into the row; for CALL_NOTE_ADDED either the CallNote
  *               or the whole Call with its notes).
- *   seq_out:    the new row's sequence, or NULL: then the append is
- *               deferred (db_exec_stmt_deferred) and goes out with the
- *               transaction's next statement or its COMMIT, in the same
- *               round trip; a database failure of the append is then
- *               reported by that call. Producers append last, so it is
- *               their COMMIT.
+ *   seq_out:    the new row's sequence, or NULL: then the append waits
+ *               for the transaction's COMMIT (db_exec_stmt_at_commit) and
+ *               goes out in its round trip; a database failure of the
+ *               append is then reported by db_commit.
  * Returns CS_OK, CS_ERR_INVALID for a bad argument (not a uuid, unknown
  * type), CS_ERR_UNAVAILABLE / CS_ERR_INTERNAL for a database failure (the
  * caller must roll back). */

@@ -311,17 +311,106 @@ static void test_live_deferred(void **state)
     PQclear(res);
     /* more than the queue holds: the full queue goes out, order kept */
     assert_int_equal(db_begin(c), CS_OK);
-    for (int k = 10; k < 20; k++) {
+    for (int k = 10; k < 30; k++) {
         char key[8];
         snprintf(key, sizeof key, "%d", k);
         assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){key, "n"}), CS_OK);
     }
     assert_int_equal(db_commit(c), CS_OK);
     assert_int_equal(db_exec_stmt(c, 0, &cnt, NULL, &res), CS_OK);
-    assert_int_equal(db_get_ll(res, 0, 0), 14);
-    assert_int_equal(db_get_ll(res, 0, 1), 19);
+    assert_int_equal(db_get_ll(res, 0, 0), 24);
+    assert_int_equal(db_get_ll(res, 0, 1), 29);
     PQclear(res);
     assert_int_equal(db_exec_script(c, "DROP TABLE test_db_df"), CS_OK);
+    db_close(c);
+}
+
+/* Keys in test_db_sp, as "1,2,3" (ordered). */
+static void sp_keys(db_conn *c, char *out, size_t len)
+{
+    PGresult *res = NULL;
+    assert_int_equal(db_exec(c, 0,
+                             "SELECT coalesce(string_agg(k::text, ',' ORDER BY k), '')"
+                             " FROM test_db_sp",
+                             0, NULL, &res),
+                     CS_OK);
+    snprintf(out, len, "%s", db_get_str(res, 0, 0));
+    PQclear(res);
+}
+
+static void test_live_savepoints(void **state)
+{
+    /* Statements at commit wait for the COMMIT, after the deferred ones; a
+     * savepoint goes out with the next statement; rolling back to it drops
+     * what ran or was queued after it, at commit too; releasing it reports
+     * the failure of what was deferred after it. */
+    static const db_stmt ins = {"test_db_sp_ins", "INSERT INTO test_db_sp VALUES ($1::int)", 1};
+    char keys[128];
+    db_conn *c;
+    (void)state;
+    if (!live_url())
+        skip();
+    c = db_open(live_url());
+    assert_int_equal(db_exec_script(c, "DROP TABLE IF EXISTS test_db_sp;"
+                                       "CREATE TABLE test_db_sp (k int PRIMARY KEY)"),
+                     CS_OK);
+    assert_int_equal(db_exec_stmt_at_commit(c, &ins, (const char *[]){"1"}), CS_ERR_INTERNAL);
+    assert_int_equal(db_savepoint(c), CS_ERR_INTERNAL);
+    /* at commit: not sent with the next statement, only with the COMMIT */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt_at_commit(c, &ins, (const char *[]){"1"}), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){"2"}), CS_OK);
+    sp_keys(c, keys, sizeof keys);
+    assert_string_equal(keys, "2");
+    assert_int_equal(db_commit(c), CS_OK);
+    sp_keys(c, keys, sizeof keys);
+    assert_string_equal(keys, "1,2");
+    /* no savepoint yet: nothing to release or roll back to */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_release_savepoint(c), CS_ERR_INTERNAL);
+    assert_int_equal(db_rollback_to_savepoint(c), CS_ERR_INTERNAL);
+    /* a savepoint that went out: what ran and what waits after it goes */
+    assert_int_equal(db_exec_stmt_at_commit(c, &ins, (const char *[]){"3"}), CS_OK);
+    assert_int_equal(db_savepoint(c), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){"4"}), CS_OK);
+    assert_int_equal(db_exec_stmt_at_commit(c, &ins, (const char *[]){"5"}), CS_OK);
+    sp_keys(c, keys, sizeof keys);
+    assert_string_equal(keys, "1,2,4");
+    assert_int_equal(db_rollback_to_savepoint(c), CS_OK);
+    sp_keys(c, keys, sizeof keys);
+    assert_string_equal(keys, "1,2");
+    /* the next one replaces it; released, its work stays */
+    assert_int_equal(db_savepoint(c), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){"6"}), CS_OK);
+    assert_int_equal(db_exec_stmt_at_commit(c, &ins, (const char *[]){"7"}), CS_OK);
+    assert_int_equal(db_release_savepoint(c), CS_OK);
+    /* one not sent yet: rolling back to it drops what was queued after it */
+    assert_int_equal(db_savepoint(c), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){"8"}), CS_OK);
+    assert_int_equal(db_exec_stmt_at_commit(c, &ins, (const char *[]){"9"}), CS_OK);
+    assert_int_equal(db_rollback_to_savepoint(c), CS_OK);
+    /* a deferred failure is reported by the release, to its own work */
+    assert_int_equal(db_savepoint(c), CS_OK);
+    assert_int_equal(db_exec_stmt_at_commit(c, &ins, (const char *[]){"10"}), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){"1"}), CS_OK);
+    assert_int_equal(db_release_savepoint(c), CS_ERR_EXISTS);
+    assert_int_equal(db_rollback_to_savepoint(c), CS_OK);
+    assert_int_equal(db_commit(c), CS_OK);
+    sp_keys(c, keys, sizeof keys);
+    assert_string_equal(keys, "1,2,3,6,7");
+    /* the statement that carried the SAVEPOINT failed before it: there is
+     * no savepoint to go back to, only the rollback */
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(db_exec_stmt_deferred(c, &ins, (const char *[]){"1"}), CS_OK);
+    assert_int_equal(db_savepoint(c), CS_OK);
+    assert_int_equal(db_exec_stmt_at_commit(c, &ins, (const char *[]){"11"}), CS_OK);
+    assert_int_equal(db_exec(c, 0, "SELECT 1", 0, NULL, NULL), CS_ERR_EXISTS);
+    assert_int_not_equal(db_rollback_to_savepoint(c), CS_OK);
+    db_rollback(c);
+    assert_false(db_in_transaction(c));
+    sp_keys(c, keys, sizeof keys);
+    assert_string_equal(keys, "1,2,3,6,7");
+    assert_int_equal(db_exec_script(c, "DROP TABLE test_db_sp"), CS_OK);
     db_close(c);
 }
 
@@ -346,10 +435,11 @@ static void test_live_migrate_twice(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sqlstate_map),   cmocka_unit_test(test_migration_files),
-        cmocka_unit_test(test_unreachable),    cmocka_unit_test(test_live_basics),
-        cmocka_unit_test(test_live_reconnect), cmocka_unit_test(test_live_transactions),
-        cmocka_unit_test(test_live_deferred),  cmocka_unit_test(test_live_migrate_twice),
+        cmocka_unit_test(test_sqlstate_map),       cmocka_unit_test(test_migration_files),
+        cmocka_unit_test(test_unreachable),        cmocka_unit_test(test_live_basics),
+        cmocka_unit_test(test_live_reconnect),     cmocka_unit_test(test_live_transactions),
+        cmocka_unit_test(test_live_deferred),      cmocka_unit_test(test_live_savepoints),
+        cmocka_unit_test(test_live_migrate_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
