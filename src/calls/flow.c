@@ -7,7 +7,9 @@
  * the call's ARI events, the RPC commands that change it and the
  * reconciliation pass, so they never race. Each step is one transaction:
  * the call row locked FOR UPDATE, the ARI requests the step needs, the row
- * saved (version + 1) and its call_events row appended, commit.
+ * saved (version + 1) and its call_events row appended, commit. ARI events
+ * queued back to back share one, a savepoint each (calls__events), so that
+ * they share its commit: the WAL flush and the events append lock.
  *
  * What Asterisk does (shared/ari/README.md) decides the shape:
  *  - Legs are made with POST /channels/create then /dial, never originate:
@@ -70,10 +72,8 @@ typedef struct calls_ring {
 /* The ARI clean-up of a call ended in the worker's open transaction: its
  * legs to hang up, its bridge to destroy, the inbound route to forget. It
  * runs once the transaction is over (calls__commit / calls__rollback), so
- * that the events append lock, held until the commit, is never held across
- * these requests. It holds one call's: when a second call ends in the same
- * transaction (a batch of events, calls__events), the first one's runs
- * then, before that transaction is over. Strings owned. */
+ * that neither the events append lock nor the rows of a batch's other
+ * calls are held across these requests. Strings owned. */
 typedef struct calls_cleanup {
     char *legs[3];
     char *bridge;
@@ -81,8 +81,11 @@ typedef struct calls_cleanup {
 } calls_cleanup;
 
 enum { CALLS_TOUCHED = 32 };
-/* ARI events of calls a worker runs in one transaction, at most */
+/* ARI events of calls a worker runs in one transaction, at most; each
+ * appends one event at most, and they wait for the COMMIT together */
 enum { CALLS_BATCH = 8 };
+_Static_assert((int)CALLS_BATCH <= (int)DB_MAX_AT_COMMIT,
+               "a batch's appends must wait for its COMMIT");
 
 typedef struct calls_worker {
     calls_module *m;
@@ -94,10 +97,11 @@ typedef struct calls_worker {
     bool stop;
     db_conn *db;
     /* what this worker committed lately, so that the ARI events that can
-     * change nothing more need no transaction (see calls__event) */
-    calls_ring ended; /* calls it ended */
-    calls_ring up;    /* legs whose answer it handled, on calls still live */
-    calls_cleanup cleanup;
+     * change nothing more need no transaction (see calls__event_settled) */
+    calls_ring ended;                   /* calls it ended */
+    calls_ring up;                      /* legs whose answer it handled, on calls still live */
+    calls_cleanup cleanup[CALLS_BATCH]; /* a step ends one call at most */
+    size_t n_cleanup;
     /* the users the open transaction's events are visible to: their call
      * lists are bumped in the calls cache once it is over (calls__commit) */
     char touched[CALLS_TOUCHED][40];
@@ -414,27 +418,30 @@ static cs_err calls__advance(calls_worker *w, call_rec *r, call_input in, const 
     return calls__save_emit(w, r, type, actor);
 }
 
-/* Runs and clears the worker's pending clean-up (calls_cleanup). A strdup
- * that failed left a NULL: that leg is left to its own hang-up. */
+/* Runs and clears the worker's pending clean-ups (calls_cleanup). A
+ * strdup that failed left a NULL: that leg is left to its own hang-up. */
 static void calls__cleanup_run(calls_worker *w)
 {
-    calls_module *m = w->m;
-    calls_cleanup *k = &w->cleanup;
-    for (int i = 0; i < 3; i++)
-        calls__hangup_quiet(m, k->legs[i], NULL);
-    if (k->bridge) {
-        ari_error err;
-        cs_err e = ari_bridge_destroy(m->ari, k->bridge, &err);
-        if (e != CS_OK && e != CS_ERR_NOT_FOUND)
-            log_warn("calls: destroy bridge %s: %s", k->bridge, err.message);
+    for (size_t j = 0; j < w->n_cleanup; j++) {
+        calls_module *m = w->m;
+        calls_cleanup *k = &w->cleanup[j];
+        for (int i = 0; i < 3; i++)
+            calls__hangup_quiet(m, k->legs[i], NULL);
+        if (k->bridge) {
+            ari_error err;
+            cs_err e = ari_bridge_destroy(m->ari, k->bridge, &err);
+            if (e != CS_OK && e != CS_ERR_NOT_FOUND)
+                log_warn("calls: destroy bridge %s: %s", k->bridge, err.message);
+        }
+        if (k->route)
+            calls__route_del(m, k->route);
+        for (int i = 0; i < 3; i++)
+            free(k->legs[i]);
+        free(k->bridge);
+        free(k->route);
+        memset(k, 0, sizeof *k);
     }
-    if (k->route)
-        calls__route_del(m, k->route);
-    for (int i = 0; i < 3; i++)
-        free(k->legs[i]);
-    free(k->bridge);
-    free(k->route);
-    memset(k, 0, sizeof *k);
+    w->n_cleanup = 0;
 }
 
 /* The end of a worker's transaction: commit (or roll back), then the
@@ -465,6 +472,7 @@ static cs_err calls__end(calls_worker *w, call_rec *r, call_input in, const char
 {
     Callservice__V1__Call *c = r->call;
     const char *legs[3];
+    calls_cleanup *k;
     call_status to;
     cs_err rc;
     if (call_status_terminal(c->status))
@@ -482,14 +490,16 @@ static cs_err calls__end(calls_worker *w, call_rec *r, call_input in, const char
     legs[0] = c->caller_channel_id;
     legs[1] = c->callee_channel_id;
     legs[2] = r->pending_channel_id;
-    calls__cleanup_run(w); /* an earlier call ended in this transaction */
+    if (w->n_cleanup == CALLS_BATCH)
+        calls__cleanup_run(w); /* never lose one */
+    k = &w->cleanup[w->n_cleanup++];
     for (int i = 0; i < 3; i++)
         if (legs[i][0] && !(gone && strcmp(gone, legs[i]) == 0))
-            w->cleanup.legs[i] = strdup(legs[i]);
+            k->legs[i] = strdup(legs[i]);
     if (c->bridge_id[0])
-        w->cleanup.bridge = strdup(c->bridge_id);
+        k->bridge = strdup(c->bridge_id);
     if (c->direction == CALL_DIR(INBOUND))
-        w->cleanup.route = strdup(c->caller_channel_id);
+        k->route = strdup(c->caller_channel_id);
     log_info("calls: call %s ended %s (%s)", c->id, call_status_name(c->status), c->hangup_cause);
     return CS_OK;
 }
@@ -896,7 +906,8 @@ static bool calls__event_settled(calls_worker *w, const calls_job *job)
 typedef struct calls_done {
     call_rec *r;
     calls_leg leg;
-    bool ok;
+    bool ok;       /* its change made (committed if the batch is) */
+    bool by_batch; /* settled by an earlier event of the batch */
 } calls_done;
 
 static cs_err calls__event_apply(calls_worker *w, const calls_job *job, calls_done *d)
@@ -918,21 +929,13 @@ static void calls__event_failed(const calls_job *job, cs_err rc)
                   job->key, cs_err_name(rc));
 }
 
-/* ARI events of up to CALLS_BATCH calls in one transaction, so that they
- * share one commit: one WAL flush and one turn of the events append lock
- * (events.c) instead of one each. Each event but a lone one runs after a
- * savepoint, so that one that fails is rolled back alone; their appends
- * wait for the COMMIT (db_exec_stmt_at_commit), so the lock is not held
- * across the later events' work. */
-/* calls__event_settled for job i of a batch, counting what the batch's
- * earlier events did (not committed yet, so not in the rings). */
-static bool calls__event_settled_in(calls_worker *w, calls_job **jobs, const calls_done *done,
+/* calls__event_settled for job i of a batch by what the batch's earlier
+ * events did (not committed yet, so not in the rings). */
+static bool calls__event_settled_by(calls_worker *w, calls_job **jobs, const calls_done *done,
                                     size_t i)
 {
     const ari_event *ev = jobs[i]->ev;
     const char *channel = calls__event_channel(ev);
-    if (calls__event_settled(w, jobs[i]))
-        return true;
     for (size_t j = 0; j < i; j++) {
         const char *cj = calls__event_channel(jobs[j]->ev);
         if (!done[j].ok || strcmp(jobs[j]->key, jobs[i]->key) != 0)
@@ -948,15 +951,32 @@ static bool calls__event_settled_in(calls_worker *w, calls_job **jobs, const cal
     return false;
 }
 
+/* ARI events of up to CALLS_BATCH calls in one transaction, so that they
+ * share one commit: one WAL flush and one turn of the events append lock
+ * (events.c) instead of one each. Each event but a lone one runs after a
+ * savepoint and releases it at its end, so that one that fails is rolled
+ * back alone; their appends wait for the COMMIT (db_exec_stmt_at_commit),
+ * so the lock is not held across the later events' work. If the
+ * transaction itself fails (the COMMIT, or a rollback to a savepoint: the
+ * connection is gone), what its events did in the database is gone with
+ * it, as a lone event's is when its COMMIT fails, while their ARI requests
+ * were made; the events it did not reach, and those it found settled by
+ * an earlier one of it, did nothing and run again in a transaction of
+ * their own. */
 static void calls__events(calls_worker *w, calls_job **jobs, size_t n)
 {
     calls_done done[CALLS_BATCH] = {{0}};
-    size_t i;
+    calls_job *again[CALLS_BATCH];
+    size_t i, n_ok = 0, n_again = 0;
     cs_err rc = db_begin(w->db);
     for (i = 0; i < n && rc == CS_OK; i++) {
         cs_err e;
-        if (calls__event_settled_in(w, jobs, done, i))
+        if (calls__event_settled(w, jobs[i]))
             continue;
+        if (calls__event_settled_by(w, jobs, done, i)) {
+            done[i].by_batch = true;
+            continue;
+        }
         if (n > 1 && (rc = db_savepoint(w->db)) != CS_OK)
             break;
         e = calls__event_apply(w, jobs[i], &done[i]);
@@ -964,6 +984,7 @@ static void calls__events(calls_worker *w, calls_job **jobs, size_t n)
             e = db_release_savepoint(w->db);
         if (e == CS_OK) {
             done[i].ok = true;
+            n_ok++;
             continue;
         }
         calls__event_failed(jobs[i], e);
@@ -985,15 +1006,20 @@ static void calls__events(calls_worker *w, calls_job **jobs, size_t n)
             calls__note(w, done[j].r, jobs[j]->ev, done[j].leg, calls__event_channel(jobs[j]->ev));
         else if (done[j].ok)
             calls__event_failed(jobs[j], rc);
+        if (rc != CS_OK && (j >= i || done[j].by_batch))
+            again[n_again++] = jobs[j];
         call_rec_free(done[j].r);
     }
-    /* the transaction broke off before job i: the rest get one of their
-     * own, unless it could not even begin */
-    if (i == 0)
+    if (n_again == n) {
+        /* it could not even begin: no use trying again now */
         for (size_t j = 0; j < n; j++)
             calls__event_failed(jobs[j], rc);
-    else if (i < n)
-        calls__events(w, jobs + i, n - i);
+    } else if (n_again > 0) {
+        log_warn("calls: a transaction of %zu ARI events failed (%s): %zu rolled back, %zu to "
+                 "run again",
+                 n, cs_err_name(rc), n_ok, n_again);
+        calls__events(w, again, n_again);
+    }
 }
 
 /* ------------------------------------------------------------------ */

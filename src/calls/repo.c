@@ -697,8 +697,9 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
         goto out;
     }
     if (r->locked_at_us) {
-        /* One round trip less per change: the UPDATE goes with the event
-         * append and the COMMIT; if it fails, so does the commit. */
+        /* One round trip less per change: the UPDATE goes with the next
+         * statement (the COMMIT, or a batched event's RELEASE) and fails
+         * that one. */
         rc = calls__apply_save(c, r->locked_at_us);
         if (rc != CS_OK)
             goto out;

@@ -15,18 +15,18 @@
  * retried once on a new one, as a broken BEGIN was: the server rolls back
  * whatever it had received of an unfinished transaction.
  *
- * Why statements can be deferred: an event append is the last statement of
- * a call-flow transaction and nobody reads its result, yet it took a round
- * trip of its own before COMMIT took another, and it holds the events
- * append lock (events.c) across both. A deferred statement goes out in the
- * same pipeline as whatever is sent next (usually COMMIT): one round trip
- * less, and the lock is held only while the server runs the append and the
- * commit, not while the answer travels back and the client wakes up.
- * The append waits for the COMMIT itself (db_exec_stmt_at_commit): the
- * call flow may run several calls' events in one transaction, one
- * savepoint each (db_savepoint), and then no append holds the lock across
- * the later ones' work; an event whose work failed takes its queued
- * appends with it when it rolls back to its savepoint.
+ * Why statements can be deferred: a call-flow step saves its locked row
+ * and appends its event last, and nobody reads either result, yet each took
+ * a round trip of its own, and the append holds the events append lock
+ * (events.c) until the commit. A deferred statement (the UPDATE) goes out
+ * in the same pipeline as whatever is sent next: the next read, a RELEASE
+ * or the COMMIT. A statement at commit (the append) waits for the COMMIT
+ * itself and goes out in its pipeline: the lock is held only while the
+ * server runs the append and the commit, not while an answer travels back
+ * and the client wakes up, nor across the later steps when the call flow
+ * runs several calls' events in one transaction, one savepoint each
+ * (db_savepoint). An event whose work failed takes what it queued with it
+ * when it rolls back to its savepoint.
  */
 #include "db.h"
 
@@ -37,7 +37,7 @@
 #include "common/log.h"
 
 #define DB_MAX_PREPARED 64
-#define DB_MAX_DEFERRED 16 /* per queue */
+#define DB_MAX_DEFERRED DB_MAX_AT_COMMIT /* per queue */
 #define DB_MAX_PARAMS   32
 /* BEGIN, both queues and the statement that sends them */
 #define DB_MAX_ITEMS (2 * DB_MAX_DEFERRED + 2)
@@ -530,6 +530,13 @@ static cs_err db__defer(db_conn *c, db__queue *q, const db_stmt *st, const char 
     if (!c->in_tx || nparams > DB_MAX_PARAMS) {
         snprintf(c->errmsg, sizeof c->errmsg, "deferred statement %s: %s", st ? st->name : sql,
                  c->in_tx ? "too many parameters" : "outside a transaction");
+        rc = CS_ERR_INTERNAL;
+        goto out;
+    }
+    if (q->n == DB_MAX_DEFERRED && q == &c->commit && c->sp_set) {
+        /* sent now, the appends of the work before the savepoint would run
+         * after it, and a rollback to it would take them too */
+        snprintf(c->errmsg, sizeof c->errmsg, "more than %d statements at commit", DB_MAX_DEFERRED);
         rc = CS_ERR_INTERNAL;
         goto out;
     }

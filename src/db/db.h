@@ -46,6 +46,10 @@ typedef struct db_stmt {
 
 enum { DB_RETRY = 1 };
 
+/* Statements that may wait for the COMMIT in one transaction while a
+ * savepoint is set (db_exec_stmt_at_commit) */
+enum { DB_MAX_AT_COMMIT = 16 };
+
 /* Never NULL unless out of memory. Does not connect. */
 db_conn *db_open(const char *url);
 void db_close(db_conn *c);
@@ -69,7 +73,8 @@ cs_err db_exec_stmt_deferred(db_conn *c, const db_stmt *st, const char *const *p
 /* Same, but held until the COMMIT and sent in its round trip (after the
  * statements deferred as above), in the order queued: for a statement that
  * takes a lock its transaction should hold only while it commits (the
- * events append). */
+ * events append). While a savepoint is set, at most DB_MAX_AT_COMMIT
+ * (CS_ERR_INTERNAL after); else a full queue is sent at once. */
 cs_err db_exec_stmt_at_commit(db_conn *c, const db_stmt *st, const char *const *params)
     __attribute__((warn_unused_result));
 /* One savepoint at a time, for work inside a transaction that may fail

@@ -1,0 +1,87 @@
+// PostgreSQL goes away under calls in progress and comes back: callsvc
+// refuses what it cannot record (UNAVAILABLE, nothing half-made on the
+// Asterisk side), loses no process and no memory (the ASan build runs this
+// too), and calls work again without a restart. Its own cluster, because
+// the test stops it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startPostgres, startSim, startCallsvc, grpcApi, waitFor, makeUser as makeUserOn, waitCallStatus,
+  expectGrpcError,
+} from './lib/stack.mjs';
+
+let pg; let sim; let svc; let api;
+
+const makeUser = (name) => makeUserOn(api, name);
+const waitStatus = (id, status, token) => waitCallStatus(api, id, status, token, 15000);
+const legsOf = async (id) => (await sim.control('GET', '/_sim/state')).channels
+  .filter((x) => x.id.startsWith(`${id}.`));
+
+before(async () => {
+  pg = await startPostgres();
+  sim = await startSim();
+  svc = await startCallsvc({ pg, sim, env: { RING_TIMEOUT_S: '30' } });
+  api = grpcApi(svc.addr);
+  await sim.control('POST', '/_sim/default', { mode: 'answer', answer_after_ms: 50 });
+});
+
+after(async () => {
+  api?.close();
+  await svc?.stop();
+  await sim?.stop();
+  await pg?.destroy();
+});
+
+test('database restarted under calls in progress: UNAVAILABLE while down, then calls work again', { skip: !!process.env.TEST_DATABASE_URL }, async () => {
+  const a = await makeUser('dbdown-a');
+  const b = await makeUser('dbdown-b');
+  const c = await makeUser('dbdown-c');
+  const d = await makeUser('dbdown-d');
+  // Calls up on both sides, several of them, so that a flow worker has
+  // events of more than one call queued when the connection breaks.
+  const up = [];
+  for (const [from, to] of [[a, b], [c, d]]) {
+    const call = await api.calls.MakeCall({ to: to.ext }, { token: from.token });
+    up.push({ call, from, to });
+  }
+  for (const u of up) await waitStatus(u.call.id, 'CALL_STATUS_IN_PROGRESS', u.from.token);
+  const pid = svc.proc.pid;
+  const channelsBefore = (await sim.control('GET', '/_sim/state')).channels.length;
+
+  await pg.stop();
+  // Nothing can be recorded: refused, and the device leg MakeCall created
+  // first is hung up again, so Asterisk keeps no half-made call.
+  await expectGrpcError(api.calls.MakeCall({ to: b.ext }, { token: a.token }), 'UNAVAILABLE', /database unavailable/);
+  await expectGrpcError(api.calls.HangupCall({ call_id: up[0].call.id }, { token: a.token }), 'UNAVAILABLE');
+  await waitFor(async () => (await sim.control('GET', '/_sim/state')).channels.length === channelsBefore,
+    { what: 'the refused call\'s device leg hung up' });
+  // The far end of the second call hangs up while the database is down:
+  // its events cannot be recorded now (they are lost; reconciliation is for
+  // ARI outages), and callsvc must survive them.
+  const gone = (await legsOf(up[1].call.id)).find((x) => x.id.endsWith('.b'));
+  assert.ok(gone, 'the second call has its .b leg');
+  await sim.control('POST', `/_sim/channels/${encodeURIComponent(gone.id)}/hangup`, { cause: 16 });
+
+  await pg.start();
+  await waitFor(async () => (await api.health.Check({ service: '' })).status === 'SERVING',
+    { what: 'health SERVING', timeoutMs: 20000 });
+  // Each flow worker's connection broke; each recovers on its next step.
+  const done = await api.calls.HangupCall({ call_id: up[0].call.id }, { token: a.token });
+  assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+  assert.ok(done.ended_at && done.duration_seconds >= 0);
+  await waitFor(async () => (await legsOf(up[0].call.id)).length === 0, { what: 'the first call\'s legs gone' });
+  // The second call's caller hangs up now: the call ends, whatever its row
+  // missed while the database was down.
+  const second = await api.calls.HangupCall({ call_id: up[1].call.id }, { token: c.token });
+  assert.ok(['CALL_STATUS_COMPLETED', 'CALL_STATUS_FAILED'].includes(second.status), second.status);
+  await waitFor(async () => (await legsOf(up[1].call.id)).length === 0, { what: 'the second call\'s legs gone' });
+  // A new call goes through its whole life.
+  const fresh = await api.calls.MakeCall({ to: d.ext }, { token: c.token });
+  await waitStatus(fresh.id, 'CALL_STATUS_IN_PROGRESS', c.token);
+  const end = await api.calls.HangupCall({ call_id: fresh.id }, { token: d.token });
+  assert.equal(end.status, 'CALL_STATUS_COMPLETED');
+  const active = await api.calls.ListActiveCalls({}, { token: a.token });
+  assert.equal((active.calls || []).filter((x) => x.id === up[0].call.id).length, 0);
+  assert.equal(svc.proc.pid, pid);
+  assert.equal(svc.proc.exitCode, null);
+});
