@@ -84,6 +84,8 @@ enum { CALLS_TOUCHED = 32 };
 /* ARI events of calls a worker runs in one transaction, at most; each
  * appends one event at most, and they wait for the COMMIT together */
 enum { CALLS_BATCH = 8 };
+/* how often a worker that lost events to a database outage tries it */
+enum { CALLS_RECOVER_S = 2 };
 _Static_assert((int)CALLS_BATCH <= (int)DB_MAX_AT_COMMIT,
                "a batch's appends must wait for its COMMIT");
 
@@ -106,6 +108,9 @@ typedef struct calls_worker {
      * lists are bumped in the calls cache once it is over (calls__commit) */
     char touched[CALLS_TOUCHED][40];
     size_t n_touched; /* > CALLS_TOUCHED: more than recorded (bump everyone) */
+    /* an ARI event was lost because the database was unreachable: once it
+     * answers again, the worker reconciles its calls (calls__recover) */
+    bool db_lost;
 } calls_worker;
 
 /* Inbound callers' channels (named by Asterisk) -> their call's id. A
@@ -921,8 +926,10 @@ static cs_err calls__event_apply(calls_worker *w, const calls_job *job, calls_do
     return rc;
 }
 
-static void calls__event_failed(const calls_job *job, cs_err rc)
+static void calls__event_failed(calls_worker *w, const calls_job *job, cs_err rc)
 {
+    if (rc == CS_ERR_UNAVAILABLE)
+        w->db_lost = true;
     const char *channel = calls__event_channel(job->ev);
     if (rc != CS_ERR_NOT_FOUND)
         log_error("calls: %s on %s for call %s: %s", job->ev->type_name, channel ? channel : "-",
@@ -987,7 +994,7 @@ static void calls__events(calls_worker *w, calls_job **jobs, size_t n)
             n_ok++;
             continue;
         }
-        calls__event_failed(jobs[i], e);
+        calls__event_failed(w, jobs[i], e);
         if (n == 1)
             rc = e;
         else if (done[i].r || e != CS_ERR_NOT_FOUND)
@@ -1005,7 +1012,7 @@ static void calls__events(calls_worker *w, calls_job **jobs, size_t n)
         if (done[j].ok && rc == CS_OK)
             calls__note(w, done[j].r, jobs[j]->ev, done[j].leg, calls__event_channel(jobs[j]->ev));
         else if (done[j].ok)
-            calls__event_failed(jobs[j], rc);
+            calls__event_failed(w, jobs[j], rc);
         if (rc != CS_OK && (j >= i || done[j].by_batch))
             again[n_again++] = jobs[j];
         call_rec_free(done[j].r);
@@ -1013,7 +1020,7 @@ static void calls__events(calls_worker *w, calls_job **jobs, size_t n)
     if (n_again == n) {
         /* it could not even begin: no use trying again now */
         for (size_t j = 0; j < n; j++)
-            calls__event_failed(jobs[j], rc);
+            calls__event_failed(w, jobs[j], rc);
     } else if (n_again > 0) {
         log_warn("calls: a transaction of %zu ARI events failed (%s): %zu rolled back, %zu to "
                  "run again",
@@ -1438,16 +1445,26 @@ static bool calls__batchable(const calls_job *job)
 
 /* Takes the next job off w's queue, and with it the batchable jobs right
  * behind it when it is one too (up to CALLS_BATCH in all). Returns how
- * many; 0 when stopping and drained. */
-static size_t calls__take(calls_worker *w, calls_job **jobs)
+ * many; 0 when none came within CALLS_RECOVER_S while w->db_lost; -1 when
+ * stopping and drained. */
+static int calls__take(calls_worker *w, calls_job **jobs)
 {
-    size_t n = 0;
+    int n = 0;
     pthread_mutex_lock(&w->lock);
-    while (!w->head && !w->stop)
-        pthread_cond_wait(&w->cond, &w->lock);
+    while (!w->head && !w->stop) {
+        struct timespec until;
+        if (!w->db_lost) {
+            pthread_cond_wait(&w->cond, &w->lock);
+            continue;
+        }
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += CALLS_RECOVER_S;
+        if (pthread_cond_timedwait(&w->cond, &w->lock, &until) != 0)
+            break;
+    }
     if (!w->head) {
         pthread_mutex_unlock(&w->lock);
-        return 0;
+        return w->stop ? -1 : 0;
     }
     do {
         jobs[n++] = w->head;
@@ -1457,6 +1474,20 @@ static size_t calls__take(calls_worker *w, calls_job **jobs)
         w->tail = NULL;
     pthread_mutex_unlock(&w->lock);
     return n;
+}
+
+/* After ARI events were lost to a database outage (w->db_lost): once the
+ * database answers, the worker's calls are reconciled as after an ARI
+ * reconnect, so a call whose legs went meanwhile ends (failed, lost)
+ * instead of staying up in the database. */
+static void calls__recover(calls_worker *w)
+{
+    if (db_ping(w->db) != CS_OK)
+        return;
+    w->db_lost = false;
+    log_info("calls: the database answers again: reconciling the calls of worker %d", w->index);
+    if (w->m->ari)
+        calls__reconcile(w);
 }
 
 static void calls__run(calls_worker *w, calls_job *job)
@@ -1485,13 +1516,19 @@ static void *calls__worker_main(void *arg)
 {
     calls_worker *w = arg;
     calls_job *jobs[CALLS_BATCH];
-    size_t n;
-    while ((n = calls__take(w, jobs)) > 0) {
+    int n;
+    for (;;) {
+        if (w->db_lost)
+            calls__recover(w);
+        if ((n = calls__take(w, jobs)) < 0)
+            break;
+        if (n == 0)
+            continue; /* time to try the database again */
         if (calls__batchable(jobs[0]))
-            calls__events(w, jobs, n);
+            calls__events(w, jobs, (size_t)n);
         else
             calls__run(w, jobs[0]);
-        for (size_t i = 0; i < n; i++) {
+        for (int i = 0; i < n; i++) {
             if (jobs[i]->kind == JOB_EVENT)
                 ari_event_free(jobs[i]->ev);
             free(jobs[i]);
