@@ -7,9 +7,10 @@
  * the call's ARI events, the RPC commands that change it and the
  * reconciliation pass, so they never race. Each step is one transaction:
  * the call row locked FOR UPDATE, the ARI requests the step needs, the row
- * saved (version + 1) and its call_events row appended, commit. ARI events
- * queued back to back share one, a savepoint each (calls__events), so that
- * they share its commit: the WAL flush and the events append lock.
+ * saved (version + 1) and its call_events row appended, commit. Steps
+ * queued back to back (ARI events, commands but MakeCall) share one, a
+ * savepoint each (calls__steps), so that they share its commit: the WAL
+ * flush and the events append lock.
  *
  * What Asterisk does (shared/ari/README.md) decides the shape:
  *  - Legs are made with POST /channels/create then /dial, never originate:
@@ -906,129 +907,6 @@ static bool calls__event_settled(calls_worker *w, const calls_job *job)
     return channel && calls__is_up_event(job->ev) && calls__ring_has(&w->up, channel);
 }
 
-/* One event of a batch: its row locked, its change made, its post-commit
- * note kept in *d. */
-typedef struct calls_done {
-    call_rec *r;
-    calls_leg leg;
-    bool ok;       /* its change made (committed if the batch is) */
-    bool by_batch; /* settled by an earlier event of the batch */
-} calls_done;
-
-static cs_err calls__event_apply(calls_worker *w, const calls_job *job, calls_done *d)
-{
-    const char *channel = calls__event_channel(job->ev);
-    cs_err rc = calls_repo_get(w->db, job->key, CALLS_FOR_UPDATE, &d->r);
-    if (rc == CS_OK) {
-        d->leg = calls__leg_of(d->r, channel);
-        rc = calls__apply_event(w, d->r, job->ev, channel);
-    }
-    return rc;
-}
-
-static void calls__event_failed(calls_worker *w, const calls_job *job, cs_err rc)
-{
-    if (rc == CS_ERR_UNAVAILABLE)
-        w->db_lost = true;
-    const char *channel = calls__event_channel(job->ev);
-    if (rc != CS_ERR_NOT_FOUND)
-        log_error("calls: %s on %s for call %s: %s", job->ev->type_name, channel ? channel : "-",
-                  job->key, cs_err_name(rc));
-}
-
-/* calls__event_settled for job i of a batch by what the batch's earlier
- * events did (not committed yet, so not in the rings). */
-static bool calls__event_settled_by(calls_worker *w, calls_job **jobs, const calls_done *done,
-                                    size_t i)
-{
-    const ari_event *ev = jobs[i]->ev;
-    const char *channel = calls__event_channel(ev);
-    for (size_t j = 0; j < i; j++) {
-        const char *cj = calls__event_channel(jobs[j]->ev);
-        if (!done[j].ok || strcmp(jobs[j]->key, jobs[i]->key) != 0)
-            continue;
-        if (call_status_terminal(done[j].r->call->status)) {
-            calls__stale_event(w->m, ev, channel);
-            return true;
-        }
-        if (channel && cj && calls__is_up_event(ev) && calls__is_up_event(jobs[j]->ev) &&
-            strcmp(cj, channel) == 0 && done[j].leg != LEG_NONE)
-            return true;
-    }
-    return false;
-}
-
-/* ARI events of up to CALLS_BATCH calls in one transaction, so that they
- * share one commit: one WAL flush and one turn of the events append lock
- * (events.c) instead of one each. Each event but a lone one runs after a
- * savepoint and releases it at its end, so that one that fails is rolled
- * back alone; their appends wait for the COMMIT (db_exec_stmt_at_commit),
- * so the lock is not held across the later events' work. If the
- * transaction itself fails (the COMMIT, or a rollback to a savepoint: the
- * connection is gone), what its events did in the database is gone with
- * it, as a lone event's is when its COMMIT fails, while their ARI requests
- * were made; the events it did not reach, and those it found settled by
- * an earlier one of it, did nothing and run again in a transaction of
- * their own. */
-static void calls__events(calls_worker *w, calls_job **jobs, size_t n)
-{
-    calls_done done[CALLS_BATCH] = {{0}};
-    calls_job *again[CALLS_BATCH];
-    size_t i, n_ok = 0, n_again = 0;
-    cs_err rc = db_begin(w->db);
-    for (i = 0; i < n && rc == CS_OK; i++) {
-        cs_err e;
-        if (calls__event_settled(w, jobs[i]))
-            continue;
-        if (calls__event_settled_by(w, jobs, done, i)) {
-            done[i].by_batch = true;
-            continue;
-        }
-        if (n > 1 && (rc = db_savepoint(w->db)) != CS_OK)
-            break;
-        e = calls__event_apply(w, jobs[i], &done[i]);
-        if (e == CS_OK && n > 1)
-            e = db_release_savepoint(w->db);
-        if (e == CS_OK) {
-            done[i].ok = true;
-            n_ok++;
-            continue;
-        }
-        calls__event_failed(w, jobs[i], e);
-        if (n == 1)
-            rc = e;
-        else if (done[i].r || e != CS_ERR_NOT_FOUND)
-            /* a row not found needs nothing undone; anything else may have
-             * changed something */
-            rc = db_rollback_to_savepoint(w->db);
-        call_rec_free(done[i].r);
-        done[i].r = NULL;
-    }
-    if (rc == CS_OK)
-        rc = calls__commit(w);
-    else
-        calls__rollback(w);
-    for (size_t j = 0; j < n; j++) {
-        if (done[j].ok && rc == CS_OK)
-            calls__note(w, done[j].r, jobs[j]->ev, done[j].leg, calls__event_channel(jobs[j]->ev));
-        else if (done[j].ok)
-            calls__event_failed(w, jobs[j], rc);
-        if (rc != CS_OK && (j >= i || done[j].by_batch))
-            again[n_again++] = jobs[j];
-        call_rec_free(done[j].r);
-    }
-    if (n_again == n) {
-        /* it could not even begin: no use trying again now */
-        for (size_t j = 0; j < n; j++)
-            calls__event_failed(w, jobs[j], rc);
-    } else if (n_again > 0) {
-        log_warn("calls: a transaction of %zu ARI events failed (%s): %zu rolled back, %zu to "
-                 "run again",
-                 n, cs_err_name(rc), n_ok, n_again);
-        calls__events(w, again, n_again);
-    }
-}
-
 /* ------------------------------------------------------------------ */
 /* Commands                                                             */
 
@@ -1278,54 +1156,191 @@ static cs_err calls__cmd_transfer(calls_worker *w, calls_cmd *cmd, call_rec *r)
     return CS_OK;
 }
 
-static void calls__command(calls_worker *w, calls_cmd *cmd)
+/* A command's answer once its step is over: the call as it is now. */
+static void calls__command_finish(calls_worker *w, calls_cmd *cmd, call_rec *r, cs_err rc)
 {
-    call_rec *r = NULL;
-    cs_err rc;
-    cmd->rc = CS_OK;
-    if (cmd->kind == CALLS_CMD_MAKE) {
-        rc = calls__cmd_make(w, cmd, &r);
-        goto done;
-    }
-    rc = db_begin(w->db);
-    if (rc != CS_OK) {
-        calls__cmd_fail(cmd, rc, db_public_error(rc));
-        goto done;
-    }
-    rc = calls__cmd_load(w, cmd, &r);
-    if (rc == CS_OK) {
-        switch (cmd->kind) {
-        case CALLS_CMD_ANSWER:
-            rc = calls__cmd_answer(w, cmd, r);
-            break;
-        case CALLS_CMD_HANGUP:
-            rc = calls__cmd_hangup(w, cmd, r);
-            break;
-        case CALLS_CMD_TRANSFER:
-            rc = calls__cmd_transfer(w, cmd, r);
-            break;
-        default:
-            rc = calls__cmd_fail(cmd, CS_ERR_INTERNAL, "unknown command");
-            break;
-        }
-    }
-    if (rc == CS_OK)
-        rc = calls__commit(w);
-    if (rc == CS_OK)
-        calls__note(w, r, NULL, LEG_NONE, NULL);
-    if (rc != CS_OK) {
-        calls__rollback(w);
-        if (cmd->rc == CS_OK)
-            calls__cmd_fail(cmd, rc, db_public_error(rc));
-    }
-done:
     /* the event appended in the transaction loaded the children already */
     if (rc == CS_OK && r && (r->children_loaded || calls_repo_load_children(w->db, r) == CS_OK)) {
         cmd->call = call_rec_take(r);
     } else if (cmd->rc == CS_OK) {
         calls__cmd_fail(cmd, rc == CS_OK ? CS_ERR_INTERNAL : rc, "the call could not be loaded");
     }
+}
+
+/* MakeCall: its own steps (calls__cmd_make); the other commands are steps
+ * like ARI events (calls__steps). */
+static void calls__make(calls_worker *w, calls_cmd *cmd)
+{
+    call_rec *r = NULL;
+    cs_err rc;
+    cmd->rc = CS_OK;
+    rc = calls__cmd_make(w, cmd, &r);
+    calls__command_finish(w, cmd, r, rc);
     call_rec_free(r);
+}
+
+/* AnswerCall, HangupCall, TransferCall inside the worker's transaction. */
+static cs_err calls__command_apply(calls_worker *w, calls_cmd *cmd, call_rec **r)
+{
+    cs_err rc;
+    cmd->rc = CS_OK;
+    rc = calls__cmd_load(w, cmd, r);
+    if (rc != CS_OK)
+        return rc;
+    switch (cmd->kind) {
+    case CALLS_CMD_ANSWER:
+        return calls__cmd_answer(w, cmd, *r);
+    case CALLS_CMD_HANGUP:
+        return calls__cmd_hangup(w, cmd, *r);
+    case CALLS_CMD_TRANSFER:
+        return calls__cmd_transfer(w, cmd, *r);
+    default:
+        return calls__cmd_fail(cmd, CS_ERR_INTERNAL, "unknown command");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Steps in batches                                                     */
+
+/* One step of a batch (an ARI event or a command): its row locked, its
+ * change made, what it needs after the commit kept here. */
+typedef struct calls_done {
+    call_rec *r;
+    calls_leg leg;
+    bool ok;       /* its change made (committed if the batch is) */
+    bool by_batch; /* an event settled by an earlier step of the batch */
+} calls_done;
+
+static cs_err calls__event_apply(calls_worker *w, const calls_job *job, calls_done *d)
+{
+    const char *channel = calls__event_channel(job->ev);
+    cs_err rc = calls_repo_get(w->db, job->key, CALLS_FOR_UPDATE, &d->r);
+    if (rc == CS_OK) {
+        d->leg = calls__leg_of(d->r, channel);
+        rc = calls__apply_event(w, d->r, job->ev, channel);
+    }
+    return rc;
+}
+
+/* A step that failed, or whose transaction did: an event is logged (and
+ * lost: an unreachable database asks for a reconciliation once it is back,
+ * calls__recover), a command answers with the error (unless it has one). */
+static void calls__step_failed(calls_worker *w, const calls_job *job, cs_err rc)
+{
+    const char *channel;
+    if (job->kind == JOB_CMD) {
+        if (job->cmd->rc == CS_OK)
+            calls__cmd_fail(job->cmd, rc, db_public_error(rc));
+        return;
+    }
+    if (rc == CS_ERR_UNAVAILABLE)
+        w->db_lost = true;
+    channel = calls__event_channel(job->ev);
+    if (rc != CS_ERR_NOT_FOUND)
+        log_error("calls: %s on %s for call %s: %s", job->ev->type_name, channel ? channel : "-",
+                  job->key, cs_err_name(rc));
+}
+
+/* calls__event_settled for event i of a batch by what the batch's earlier
+ * steps did (not committed yet, so not in the rings). */
+static bool calls__event_settled_by(calls_worker *w, calls_job **jobs, const calls_done *done,
+                                    size_t i)
+{
+    const ari_event *ev = jobs[i]->ev;
+    const char *channel = calls__event_channel(ev);
+    for (size_t j = 0; j < i; j++) {
+        const char *cj = jobs[j]->ev ? calls__event_channel(jobs[j]->ev) : NULL;
+        if (!done[j].ok || strcmp(jobs[j]->key, jobs[i]->key) != 0)
+            continue;
+        if (call_status_terminal(done[j].r->call->status)) {
+            calls__stale_event(w->m, ev, channel);
+            return true;
+        }
+        if (channel && cj && calls__is_up_event(ev) && calls__is_up_event(jobs[j]->ev) &&
+            strcmp(cj, channel) == 0 && done[j].leg != LEG_NONE)
+            return true;
+    }
+    return false;
+}
+
+/* Up to CALLS_BATCH steps of the worker's calls (ARI events, and the
+ * commands but MakeCall) in one transaction, so that they share one
+ * commit: one WAL flush and one turn of the events append lock (events.c)
+ * instead of one each. Each step but a lone one runs after a savepoint and
+ * releases it at its end, so that one that fails is rolled back alone;
+ * their appends wait for the COMMIT (db_exec_stmt_at_commit), so the lock
+ * is not held across the later steps' work. A command is answered once
+ * the batch is over (calls__worker_main). If the transaction itself fails
+ * (the COMMIT, or a rollback to a savepoint: the connection is gone), what
+ * its steps did in the database is gone with it, as a lone step's is when
+ * its COMMIT fails, while their ARI requests were made: its commands
+ * answer with the error, its events are lost; the steps it did not reach,
+ * and the events it found settled by an earlier step, did nothing and run
+ * again in a transaction of their own. */
+static void calls__steps(calls_worker *w, calls_job **jobs, size_t n)
+{
+    calls_done done[CALLS_BATCH] = {{0}};
+    calls_job *again[CALLS_BATCH];
+    size_t i, n_ok = 0, n_again = 0;
+    cs_err rc = db_begin(w->db);
+    for (i = 0; i < n && rc == CS_OK; i++) {
+        bool cmd = jobs[i]->kind == JOB_CMD;
+        cs_err e;
+        if (!cmd && calls__event_settled(w, jobs[i]))
+            continue;
+        if (!cmd && calls__event_settled_by(w, jobs, done, i)) {
+            done[i].by_batch = true;
+            continue;
+        }
+        if (n > 1 && (rc = db_savepoint(w->db)) != CS_OK)
+            break;
+        e = cmd ? calls__command_apply(w, jobs[i]->cmd, &done[i].r)
+                : calls__event_apply(w, jobs[i], &done[i]);
+        if (e == CS_OK && n > 1)
+            e = db_release_savepoint(w->db);
+        if (e == CS_OK) {
+            done[i].ok = true;
+            n_ok++;
+            continue;
+        }
+        calls__step_failed(w, jobs[i], e);
+        if (n == 1)
+            rc = e;
+        else if (done[i].r || e != CS_ERR_NOT_FOUND)
+            /* a row not found needs nothing undone; anything else may have
+             * changed something */
+            rc = db_rollback_to_savepoint(w->db);
+        call_rec_free(done[i].r);
+        done[i].r = NULL;
+    }
+    if (rc == CS_OK)
+        rc = calls__commit(w);
+    else
+        calls__rollback(w);
+    for (size_t j = 0; j < n; j++) {
+        const calls_job *job = jobs[j];
+        if (done[j].ok && rc == CS_OK) {
+            calls__note(w, done[j].r, job->ev, done[j].leg,
+                        job->ev ? calls__event_channel(job->ev) : NULL);
+            if (job->kind == JOB_CMD)
+                calls__command_finish(w, job->cmd, done[j].r, CS_OK);
+        } else if (done[j].ok) {
+            calls__step_failed(w, job, rc);
+        }
+        if (rc != CS_OK && (j >= i || done[j].by_batch))
+            again[n_again++] = jobs[j];
+        call_rec_free(done[j].r);
+    }
+    if (n_again == n) {
+        /* it could not even begin: no use trying again now */
+        for (size_t j = 0; j < n; j++)
+            calls__step_failed(w, jobs[j], rc);
+    } else if (n_again > 0) {
+        log_warn("calls: a transaction of %zu steps failed (%s): %zu rolled back, %zu to run "
+                 "again",
+                 n, cs_err_name(rc), n_ok, n_again);
+        calls__steps(w, again, n_again);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1437,10 +1452,15 @@ static void calls__push(calls_worker *w, calls_job *job)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* An ARI event about a call that exists: it may share a transaction. */
-static bool calls__batchable(const calls_job *job)
+/* An ARI event about a call that exists, or a command but MakeCall (with
+ * Asterisk configured): a step that may share a transaction. */
+static bool calls__batchable(const calls_worker *w, const calls_job *job)
 {
-    return job && job->kind == JOB_EVENT && !job->inbound_new;
+    if (!job)
+        return false;
+    if (job->kind == JOB_CMD)
+        return job->cmd->kind != CALLS_CMD_MAKE && w->m->ari;
+    return job->kind == JOB_EVENT && !job->inbound_new;
 }
 
 /* Takes the next job off w's queue, and with it the batchable jobs right
@@ -1469,7 +1489,7 @@ static int calls__take(calls_worker *w, calls_job **jobs)
     do {
         jobs[n++] = w->head;
         w->head = w->head->next;
-    } while (n < CALLS_BATCH && calls__batchable(jobs[0]) && calls__batchable(w->head));
+    } while (n < CALLS_BATCH && calls__batchable(w, jobs[0]) && calls__batchable(w, w->head));
     if (!w->head)
         w->tail = NULL;
     pthread_mutex_unlock(&w->lock);
@@ -1494,17 +1514,13 @@ static void calls__run(calls_worker *w, calls_job *job)
 {
     switch (job->kind) {
     case JOB_EVENT:
-        calls__inbound(w, job->key, job->ev); /* the others go by calls__events */
+        calls__inbound(w, job->key, job->ev); /* the others go by calls__steps */
         break;
-    case JOB_CMD:
+    case JOB_CMD: /* MakeCall, or no Asterisk; the others go by calls__steps */
         if (w->m->ari)
-            calls__command(w, job->cmd);
+            calls__make(w, job->cmd);
         else
             calls__cmd_fail(job->cmd, CS_ERR_UNAVAILABLE, "Asterisk is not configured");
-        pthread_mutex_lock(job->done_lock);
-        *job->done = true;
-        pthread_cond_signal(job->done_cond);
-        pthread_mutex_unlock(job->done_lock);
         break;
     case JOB_RECONCILE:
         calls__reconcile(w);
@@ -1524,14 +1540,21 @@ static void *calls__worker_main(void *arg)
             break;
         if (n == 0)
             continue; /* time to try the database again */
-        if (calls__batchable(jobs[0]))
-            calls__events(w, jobs, (size_t)n);
+        if (calls__batchable(w, jobs[0]))
+            calls__steps(w, jobs, (size_t)n);
         else
             calls__run(w, jobs[0]);
         for (int i = 0; i < n; i++) {
-            if (jobs[i]->kind == JOB_EVENT)
-                ari_event_free(jobs[i]->ev);
-            free(jobs[i]);
+            calls_job *job = jobs[i];
+            if (job->kind == JOB_EVENT)
+                ari_event_free(job->ev);
+            if (job->kind == JOB_CMD) { /* the rpc thread waits for its answer */
+                pthread_mutex_lock(job->done_lock);
+                *job->done = true;
+                pthread_cond_signal(job->done_cond);
+                pthread_mutex_unlock(job->done_lock);
+            }
+            free(job);
         }
         log_clear_context();
     }
