@@ -42,6 +42,7 @@
 #include <sys/random.h>
 
 #include "calls/listcache.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "events/events.h"
@@ -82,11 +83,11 @@ typedef struct calls_cleanup {
 } calls_cleanup;
 
 enum { CALLS_TOUCHED = 32 };
-/* ARI events of calls a worker runs in one transaction, at most; each
- * appends one event at most, and they wait for the COMMIT together */
+/* steps (ARI events, commands) a worker runs in one transaction, at most;
+ * each appends one event at most, and they wait for the COMMIT together */
 enum { CALLS_BATCH = 8 };
-/* how often a worker that lost events to a database outage tries it */
-enum { CALLS_RECOVER_S = 2 };
+/* how often a worker that owes a reconciliation tries it, at most */
+enum { CALLS_RECOVER_MS = 2000 };
 _Static_assert((int)CALLS_BATCH <= (int)DB_MAX_AT_COMMIT,
                "a batch's appends must wait for its COMMIT");
 
@@ -109,9 +110,11 @@ typedef struct calls_worker {
      * lists are bumped in the calls cache once it is over (calls__commit) */
     char touched[CALLS_TOUCHED][40];
     size_t n_touched; /* > CALLS_TOUCHED: more than recorded (bump everyone) */
-    /* an ARI event was lost because the database was unreachable: once it
-     * answers again, the worker reconciles its calls (calls__recover) */
-    bool db_lost;
+    /* a reconciliation is owed (ARI events were lost to an unreachable
+     * database, or a pass did not complete): run once the queue is empty,
+     * not before recover_at (cs_mono_ms), by calls__recover */
+    bool reconcile_due;
+    int64_t recover_at;
 } calls_worker;
 
 /* Inbound callers' channels (named by Asterisk) -> their call's id. A
@@ -828,8 +831,12 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
         rc = calls__commit(w);
     if (rc != CS_OK) {
         calls__rollback(w);
-        if (rc != CS_ERR_EXISTS) /* EXISTS: another instance has it */
-            log_error("calls: inbound call for %s not recorded: %s", ev->args[0], cs_err_name(rc));
+        if (rc == CS_ERR_EXISTS) /* another instance has it */
+            goto out;
+        /* a call that cannot be recorded is not taken: the caller is hung up */
+        log_error("calls: inbound call for %s not recorded: %s", ev->args[0], cs_err_name(rc));
+        calls__route_del(m, ch->id);
+        calls__hangup_quiet(m, ch->id, "normal");
         goto out;
     }
     /* the caller hears ringing; the user's device is dialled */
@@ -841,11 +848,11 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
     if (dialled != CS_OK)
         log_warn("calls: inbound call %s: dialling %s failed: %s %s", call_id, endpoint,
                  cs_err_name(dialled), err.message);
-    if ((rc = db_begin(w->db)) != CS_OK)
-        goto out;
     call_rec_free(r);
     r = NULL;
-    rc = calls_repo_get(w->db, call_id, CALLS_FOR_UPDATE, &r);
+    rc = db_begin(w->db);
+    if (rc == CS_OK)
+        rc = calls_repo_get(w->db, call_id, CALLS_FOR_UPDATE, &r);
     if (rc == CS_OK && dialled == CS_OK) {
         calls__set_str(&r->call->callee_channel_id, id);
         rc = calls__advance(w, r, CALL_IN_RING, NULL);
@@ -856,7 +863,14 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
         rc = calls__commit(w);
     if (rc != CS_OK) {
         calls__rollback(w);
+        /* the call is recorded, its ringing is not: it is given up (its
+         * legs hung up; their events, or a reconciliation, end it) */
         log_error("calls: inbound call %s: %s", call_id, cs_err_name(rc));
+        if (dialled == CS_OK)
+            calls__hangup_quiet(m, id, NULL);
+        calls__hangup_quiet(m, ch->id, "normal");
+        if (rc == CS_ERR_UNAVAILABLE || rc == CS_ERR_DEADLINE)
+            w->reconcile_due = true;
     }
 out:
     call_rec_free(r);
@@ -1233,8 +1247,8 @@ static void calls__step_failed(calls_worker *w, const calls_job *job, cs_err rc)
             calls__cmd_fail(job->cmd, rc, db_public_error(rc));
         return;
     }
-    if (rc == CS_ERR_UNAVAILABLE)
-        w->db_lost = true;
+    if (rc == CS_ERR_UNAVAILABLE || rc == CS_ERR_DEADLINE)
+        w->reconcile_due = true;
     channel = calls__event_channel(job->ev);
     if (rc != CS_ERR_NOT_FOUND)
         log_error("calls: %s on %s for call %s: %s", job->ev->type_name, channel ? channel : "-",
@@ -1354,7 +1368,10 @@ static bool calls__in_list(const ari_channel_list *l, const char *id)
     return false;
 }
 
-static void calls__reconcile(calls_worker *w)
+/* CS_OK unless the database kept the pass from completing (a call that
+ * lost a leg may still be up); a pass that cannot list Asterisk's channels
+ * is skipped (logged): the reconnect that ends that brings the next. */
+static cs_err calls__reconcile(calls_worker *w)
 {
     calls_module *m = w->m;
     ari_channel_list *chans = NULL;
@@ -1362,16 +1379,18 @@ static void calls__reconcile(calls_worker *w)
     call_rec **live = NULL;
     size_t n_live = 0, lost = 0;
     ari_error err = {0};
-    cs_err rc;
+    cs_err rc, result = CS_OK;
 
     if ((rc = ari_channel_list_all(m->ari, &chans, &err)) != CS_OK ||
         (rc = ari_bridge_list_all(m->ari, &bridges, &err)) != CS_OK) {
+        /* Asterisk's side: its reconnect brings the next pass */
         log_warn("calls: reconciliation skipped: %s %s", cs_err_name(rc), err.message);
         goto out;
     }
     rc = calls_repo_live(w->db, &live, &n_live);
     if (rc != CS_OK) {
         log_warn("calls: reconciliation skipped: database %s", cs_err_name(rc));
+        result = rc;
         goto out;
     }
     for (size_t i = 0; i < n_live; i++) {
@@ -1390,17 +1409,28 @@ static void calls__reconcile(calls_worker *w)
             continue;
         {
             call_rec *locked = NULL;
+            bool still = false;
             rc = db_begin(w->db);
             if (rc == CS_OK)
                 rc = calls_repo_get(w->db, c->id, CALLS_FOR_UPDATE, &locked);
-            if (rc == CS_OK)
+            if (rc == CS_OK) {
+                /* again on the locked row: a step may have moved it since */
+                const char *now[] = {locked->call->caller_channel_id,
+                                     locked->call->callee_channel_id, locked->pending_channel_id};
+                for (size_t k = 0; k < 3; k++)
+                    still = still || (now[k][0] && !calls__in_list(chans, now[k]));
+            }
+            if (rc == CS_OK && still)
                 rc = calls__end(w, locked, CALL_IN_FAIL, "lost", NULL, NULL);
             if (rc == CS_OK)
                 rc = calls__commit(w);
-            if (rc != CS_OK)
+            if (rc != CS_OK) {
                 calls__rollback(w);
-            else
+                if (rc != CS_ERR_NOT_FOUND && result == CS_OK)
+                    result = rc;
+            } else if (still) {
                 lost++;
+            }
             call_rec_free(locked);
         }
     }
@@ -1435,6 +1465,7 @@ out:
     calls_repo_free_recs(live, n_live);
     ari_channel_list_free(chans);
     ari_bridge_list_free(bridges);
+    return result;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1465,22 +1496,29 @@ static bool calls__batchable(const calls_worker *w, const calls_job *job)
 
 /* Takes the next job off w's queue, and with it the batchable jobs right
  * behind it when it is one too (up to CALLS_BATCH in all). Returns how
- * many; 0 when none came within CALLS_RECOVER_S while w->db_lost; -1 when
- * stopping and drained. */
+ * many; 0 when the queue is empty and a reconciliation owed is due
+ * (calls__recover); -1 when stopping and drained. */
 static int calls__take(calls_worker *w, calls_job **jobs)
 {
     int n = 0;
     pthread_mutex_lock(&w->lock);
     while (!w->head && !w->stop) {
+        int64_t left = w->recover_at - cs_mono_ms();
         struct timespec until;
-        if (!w->db_lost) {
+        if (!w->reconcile_due) {
             pthread_cond_wait(&w->cond, &w->lock);
             continue;
         }
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += CALLS_RECOVER_S;
-        if (pthread_cond_timedwait(&w->cond, &w->lock, &until) != 0)
+        if (left <= 0)
             break;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += left / 1000;
+        until.tv_nsec += (left % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&w->cond, &w->lock, &until);
     }
     if (!w->head) {
         pthread_mutex_unlock(&w->lock);
@@ -1496,18 +1534,24 @@ static int calls__take(calls_worker *w, calls_job **jobs)
     return n;
 }
 
-/* After ARI events were lost to a database outage (w->db_lost): once the
- * database answers, the worker's calls are reconciled as after an ARI
- * reconnect, so a call whose legs went meanwhile ends (failed, lost)
- * instead of staying up in the database. */
+/* A reconciliation owed (w->reconcile_due: ARI events lost to an
+ * unreachable database, or a pass that did not complete), run with the
+ * queue empty, so that the events that came meanwhile have been applied
+ * and a call that ended normally is not taken for lost: once the database
+ * answers, the worker's calls are reconciled as after an ARI reconnect,
+ * so a call whose leg went meanwhile ends (failed, lost) instead of
+ * staying up in the database. Tried again CALLS_RECOVER_MS later until a
+ * pass completes. */
 static void calls__recover(calls_worker *w)
 {
-    if (db_ping(w->db) != CS_OK)
-        return;
-    w->db_lost = false;
-    log_info("calls: the database answers again: reconciling the calls of worker %d", w->index);
-    if (w->m->ari)
-        calls__reconcile(w);
+    cs_err rc = w->m->ari ? db_ping(w->db) : CS_OK;
+    if (rc == CS_OK && w->m->ari) {
+        log_info("calls: reconciling the calls of worker %d (owed since the database failed)",
+                 w->index);
+        rc = calls__reconcile(w);
+    }
+    w->reconcile_due = rc != CS_OK;
+    w->recover_at = cs_mono_ms() + CALLS_RECOVER_MS;
 }
 
 static void calls__run(calls_worker *w, calls_job *job)
@@ -1523,7 +1567,10 @@ static void calls__run(calls_worker *w, calls_job *job)
             calls__cmd_fail(job->cmd, CS_ERR_UNAVAILABLE, "Asterisk is not configured");
         break;
     case JOB_RECONCILE:
-        calls__reconcile(w);
+        if (calls__reconcile(w) != CS_OK) {
+            w->reconcile_due = true; /* again when the queue is empty */
+            w->recover_at = cs_mono_ms() + CALLS_RECOVER_MS;
+        }
         break;
     }
 }
@@ -1534,12 +1581,12 @@ static void *calls__worker_main(void *arg)
     calls_job *jobs[CALLS_BATCH];
     int n;
     for (;;) {
-        if (w->db_lost)
-            calls__recover(w);
         if ((n = calls__take(w, jobs)) < 0)
             break;
-        if (n == 0)
-            continue; /* time to try the database again */
+        if (n == 0) {
+            calls__recover(w);
+            continue;
+        }
         if (calls__batchable(w, jobs[0]))
             calls__steps(w, jobs, (size_t)n);
         else
@@ -1710,10 +1757,14 @@ cs_err calls_module_new(const calls_options *o, calls_module **out)
         goto out;
     for (; started < m->n_workers; started++) {
         calls_worker *w = &m->workers[started];
+        pthread_condattr_t ca;
         w->m = m;
         w->index = started;
         pthread_mutex_init(&w->lock, NULL);
-        pthread_cond_init(&w->cond, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* calls__take's timed wait */
+        pthread_cond_init(&w->cond, &ca);
+        pthread_condattr_destroy(&ca);
         w->db = db_open(m->database_url);
         if (!w->db || pthread_create(&w->thread, NULL, calls__worker_main, w) != 0) {
             db_close(w->db);
