@@ -1511,13 +1511,7 @@ static int calls__take(calls_worker *w, calls_job **jobs)
         }
         if (left <= 0)
             break;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += left / 1000;
-        until.tv_nsec += (left % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        until = cs_deadline_in(CLOCK_MONOTONIC, left);
         pthread_cond_timedwait(&w->cond, &w->lock, &until);
     }
     if (!w->head) {

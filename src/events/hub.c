@@ -925,17 +925,10 @@ static void *hub__replayer_main(void *arg)
             continue;
         pthread_mutex_lock(&hub->mu);
         if (!hub->replay_kick && !atomic_load(&hub->stop)) {
-            struct timespec dl;
             /* blocked or failing subscribers are retried soon; otherwise
              * sleep until kicked or the next prune */
             int64_t wait_ms = n > 0 ? (failed ? 200 : 5) : 1000;
-            clock_gettime(CLOCK_REALTIME, &dl);
-            dl.tv_sec += wait_ms / 1000;
-            dl.tv_nsec += (wait_ms % 1000) * 1000000;
-            if (dl.tv_nsec >= 1000000000) {
-                dl.tv_sec++;
-                dl.tv_nsec -= 1000000000;
-            }
+            struct timespec dl = cs_deadline_in(CLOCK_REALTIME, wait_ms);
             pthread_cond_timedwait(&hub->replay_cv, &hub->mu, &dl);
         }
         pthread_mutex_unlock(&hub->mu);
