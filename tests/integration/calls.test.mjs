@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startPostgres, startSim, startCallsvc, grpcApi, waitFor, sleep, expectGrpcError,
-  makeUser as makeUserOn, waitCallStatus,
+  makeUser as makeUserOn, waitCallStatus, grpc,
 } from './lib/stack.mjs';
 
 let pg; let sim; let svc; let api;
@@ -386,4 +386,29 @@ test('100 concurrent calls, every final status and duration right', async () => 
   }
   const act = await api.calls.ListActiveCalls({}, { token: a.token });
   assert.equal(act.calls.filter((x) => calls.some((c) => c.id === x.id)).length, 0);
+});
+
+test('two hang-ups of each of many calls at once: one ends it, the other gets FAILED_PRECONDITION', async () => {
+  // Fired together, commands and ARI events of several calls queue on the
+  // same flow workers and share transactions (calls__steps): the losing
+  // hang-up of each pair fails after its row was read, inside such a batch,
+  // and must be rolled back to its savepoint alone.
+  const { a } = users;
+  const calls = await Promise.all(Array.from({ length: 16 },
+    () => api.calls.MakeCall({ to: nextNumber() }, { token: a.token, deadlineMs: 20000 })));
+  await Promise.all(calls.map((c) => waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', a.token, 20000)));
+  const results = await Promise.all(calls.map((c) => Promise.allSettled([0, 1].map(
+    () => api.calls.HangupCall({ call_id: c.id }, { token: a.token, deadlineMs: 20000 })))));
+  for (let i = 0; i < calls.length; i++) {
+    const won = results[i].filter((r) => r.status === 'fulfilled');
+    const lost = results[i].filter((r) => r.status === 'rejected');
+    assert.equal(won.length, 1, `call ${i}: one hang-up ends it`);
+    assert.equal(won[0].value.status, 'CALL_STATUS_COMPLETED');
+    assert.equal(lost.length, 1, `call ${i}: the other is refused`);
+    assert.equal(lost[0].reason.code, grpc.status.FAILED_PRECONDITION, String(lost[0].reason));
+    const ended = pg.psql(`SELECT count(*) FROM call_events WHERE call_id = '${calls[i].id}' AND type = 4`);
+    assert.equal(ended, '1', `call ${i}: one call_ended event`);
+    const row = await api.calls.GetCall({ call_id: calls[i].id }, { token: a.token });
+    assert.equal(row.status, 'CALL_STATUS_COMPLETED');
+  }
 });
