@@ -427,12 +427,20 @@ static cs_err calls__advance(calls_worker *w, call_rec *r, call_input in, const 
     return calls__save_emit(w, r, type, actor);
 }
 
+/* A database failure that may have lost ARI events (unreachable, timed
+ * out): the worker owes a reconciliation (calls__recover). */
+static void calls__owe_reconcile(calls_worker *w, cs_err rc)
+{
+    if (rc == CS_ERR_UNAVAILABLE || rc == CS_ERR_DEADLINE)
+        w->reconcile_due = true;
+}
+
 /* Runs and clears the worker's pending clean-ups (calls_cleanup). A
  * strdup that failed left a NULL: that leg is left to its own hang-up. */
 static void calls__cleanup_run(calls_worker *w)
 {
+    calls_module *m = w->m;
     for (size_t j = 0; j < w->n_cleanup; j++) {
-        calls_module *m = w->m;
         calls_cleanup *k = &w->cleanup[j];
         for (int i = 0; i < 3; i++)
             calls__hangup_quiet(m, k->legs[i], NULL);
@@ -869,8 +877,7 @@ static void calls__inbound(calls_worker *w, const char *call_id, const ari_event
         if (dialled == CS_OK)
             calls__hangup_quiet(m, id, NULL);
         calls__hangup_quiet(m, ch->id, "normal");
-        if (rc == CS_ERR_UNAVAILABLE || rc == CS_ERR_DEADLINE)
-            w->reconcile_due = true;
+        calls__owe_reconcile(w, rc);
     }
 out:
     call_rec_free(r);
@@ -1247,8 +1254,7 @@ static void calls__step_failed(calls_worker *w, const calls_job *job, cs_err rc)
             calls__cmd_fail(job->cmd, rc, db_public_error(rc));
         return;
     }
-    if (rc == CS_ERR_UNAVAILABLE || rc == CS_ERR_DEADLINE)
-        w->reconcile_due = true;
+    calls__owe_reconcile(w, rc);
     channel = calls__event_channel(job->ev);
     if (rc != CS_ERR_NOT_FOUND)
         log_error("calls: %s on %s for call %s: %s", job->ev->type_name, channel ? channel : "-",
@@ -1371,6 +1377,42 @@ static bool calls__in_list(const ari_channel_list *l, const char *id)
 /* CS_OK unless the database kept the pass from completing (a call that
  * lost a leg may still be up); a pass that cannot list Asterisk's channels
  * is skipped (logged): the reconnect that ends that brings the next. */
+/* Whether a leg r names is not among Asterisk's channels. */
+static bool calls__lost_a_leg(const call_rec *r, const ari_channel_list *chans)
+{
+    const char *legs[] = {r->call->caller_channel_id, r->call->callee_channel_id,
+                          r->pending_channel_id};
+    for (size_t k = 0; k < 3; k++)
+        if (legs[k][0] && !calls__in_list(chans, legs[k]))
+            return true;
+    return false;
+}
+
+/* Ends call id (failed, lost) if a leg of its locked row is gone: decided
+ * again under the lock, as a step may have moved the call since the list
+ * was read. *ended: whether it did. */
+static cs_err calls__end_lost(calls_worker *w, const char *id, const ari_channel_list *chans,
+                              bool *ended)
+{
+    call_rec *locked = NULL;
+    cs_err rc = db_begin(w->db);
+    *ended = false;
+    if (rc == CS_OK)
+        rc = calls_repo_get(w->db, id, CALLS_FOR_UPDATE, &locked);
+    if (rc == CS_OK && calls__lost_a_leg(locked, chans)) {
+        rc = calls__end(w, locked, CALL_IN_FAIL, "lost", NULL, NULL);
+        *ended = rc == CS_OK;
+    }
+    if (rc == CS_OK)
+        rc = calls__commit(w);
+    if (rc != CS_OK) {
+        calls__rollback(w);
+        *ended = false;
+    }
+    call_rec_free(locked);
+    return rc;
+}
+
 static cs_err calls__reconcile(calls_worker *w)
 {
     calls_module *m = w->m;
@@ -1394,45 +1436,18 @@ static cs_err calls__reconcile(calls_worker *w)
         goto out;
     }
     for (size_t i = 0; i < n_live; i++) {
-        call_rec *r = live[i];
-        Callservice__V1__Call *c = r->call;
-        const char *legs[] = {c->caller_channel_id, c->callee_channel_id, r->pending_channel_id};
-        bool missing = false;
+        const Callservice__V1__Call *c = live[i]->call;
+        bool ended;
         if (calls__worker_of(m, c->id) != w)
             continue;
         if (c->direction == CALL_DIR(INBOUND) && c->caller_channel_id[0])
             calls__route_put(m, c->caller_channel_id, c->id);
-        for (size_t k = 0; k < 3; k++)
-            if (legs[k][0] && !calls__in_list(chans, legs[k]))
-                missing = true;
-        if (!missing)
+        if (!calls__lost_a_leg(live[i], chans))
             continue;
-        {
-            call_rec *locked = NULL;
-            bool still = false;
-            rc = db_begin(w->db);
-            if (rc == CS_OK)
-                rc = calls_repo_get(w->db, c->id, CALLS_FOR_UPDATE, &locked);
-            if (rc == CS_OK) {
-                /* again on the locked row: a step may have moved it since */
-                const char *now[] = {locked->call->caller_channel_id,
-                                     locked->call->callee_channel_id, locked->pending_channel_id};
-                for (size_t k = 0; k < 3; k++)
-                    still = still || (now[k][0] && !calls__in_list(chans, now[k]));
-            }
-            if (rc == CS_OK && still)
-                rc = calls__end(w, locked, CALL_IN_FAIL, "lost", NULL, NULL);
-            if (rc == CS_OK)
-                rc = calls__commit(w);
-            if (rc != CS_OK) {
-                calls__rollback(w);
-                if (rc != CS_ERR_NOT_FOUND && result == CS_OK)
-                    result = rc;
-            } else if (still) {
-                lost++;
-            }
-            call_rec_free(locked);
-        }
+        rc = calls__end_lost(w, c->id, chans, &ended);
+        if (rc != CS_OK && rc != CS_ERR_NOT_FOUND && result == CS_OK)
+            result = rc;
+        lost += ended;
     }
     /* channels and bridges of ours that no live call owns: leftovers */
     for (size_t i = 0; i < chans->n; i++) {
@@ -1534,17 +1549,18 @@ static int calls__take(calls_worker *w, calls_job **jobs)
  * and a call that ended normally is not taken for lost: once the database
  * answers, the worker's calls are reconciled as after an ARI reconnect,
  * so a call whose leg went meanwhile ends (failed, lost) instead of
- * staying up in the database. Tried again CALLS_RECOVER_MS later until a
- * pass completes. */
+ * staying up in the database. Tried again CALLS_RECOVER_MS later while
+ * the database keeps a pass from completing. */
 static void calls__recover(calls_worker *w)
 {
-    cs_err rc = w->m->ari ? db_ping(w->db) : CS_OK;
-    if (rc == CS_OK && w->m->ari) {
+    cs_err rc = db_ping(w->db);
+    if (rc == CS_OK) {
         log_info("calls: reconciling the calls of worker %d (owed since the database failed)",
                  w->index);
         rc = calls__reconcile(w);
     }
-    w->reconcile_due = rc != CS_OK;
+    w->reconcile_due = false;
+    calls__owe_reconcile(w, rc);
     w->recover_at = cs_mono_ms() + CALLS_RECOVER_MS;
 }
 
@@ -1561,10 +1577,7 @@ static void calls__run(calls_worker *w, calls_job *job)
             calls__cmd_fail(job->cmd, CS_ERR_UNAVAILABLE, "Asterisk is not configured");
         break;
     case JOB_RECONCILE:
-        if (calls__reconcile(w) != CS_OK) {
-            w->reconcile_due = true; /* again when the queue is empty */
-            w->recover_at = cs_mono_ms() + CALLS_RECOVER_MS;
-        }
+        calls__owe_reconcile(w, calls__reconcile(w)); /* again when the queue is empty */
         break;
     }
 }

@@ -626,7 +626,6 @@ cs_err db_rollback_to_savepoint(db_conn *c)
     }
     db__queue_cut(&c->next, 0);
     rc = db__run(c, 0, &back, NULL);
-    c->sp_commit_mark = c->commit.n;
     return rc;
 }
 
