@@ -23,12 +23,13 @@
 # Tuning knobs go through the environment as usual: WORKERS (callsvc),
 # CALLGW_ENV="NAME=value ..." (callgw), PG_FAST=1, PG_OPTS. PERF_OUT=dir
 # records `perf record -a -g` during each measured run into dir/<n>.data
-# and prints the CPU share per command (wrk, callgw, callsvc, postgres and
-# whatever else ran on the machine) to stderr. PG_STATEMENTS=1 loads
-# pg_stat_statements and prints, after each measured run, every statement
-# PostgreSQL ran during it (executions per request, mean execution time,
-# rows per execution) to stderr; it adds its own cost, so CPU figures are
-# best taken without it.
+# (PERF_ARGS replaces `-F 499 -a -g`; "$CALLGW_PID" in it is expanded, e.g.
+# PERF_ARGS='-F 999 --call-graph dwarf -p $CALLGW_PID') and prints the CPU
+# share per command (wrk, callgw, callsvc, postgres and whatever else ran on
+# the machine) to stderr. PG_STATEMENTS=1 loads pg_stat_statements and
+# prints, after each measured run, every statement PostgreSQL ran during it
+# (executions per request, mean execution time, rows per execution) to
+# stderr; it adds its own cost, so CPU figures are best taken without it.
 #
 # A/B mode: CALLGW_BIN_B=path starts a second callgw (B) beside the first (A)
 # on the same callsvc and data, checks that A and B answer every path with
@@ -174,7 +175,8 @@ measure() {
     n=$((${n:-0} + 1))
     if [ -n "${PERF_OUT:-}" ]; then
         mkdir -p "$PERF_OUT"
-        perf record -q -o "$PERF_OUT/$n.data" -F 499 -a -g -- sleep "$((DURATION - 1))" 2>/dev/null &
+        # shellcheck disable=SC2046 # PERF_ARGS is a list of words
+        perf record -q -o "$PERF_OUT/$n.data" $(eval echo "${PERF_ARGS:--F 499 -a -g}") -- sleep "$((DURATION - 1))" 2>/dev/null &
         perf_pid=$!
     fi
     [ "${PG_STATEMENTS:-0}" = 1 ] && stack_psql "select pg_stat_statements_reset()" >/dev/null
