@@ -1366,26 +1366,80 @@ static void calls__steps(calls_worker *w, calls_job **jobs, size_t n)
 /* ------------------------------------------------------------------ */
 /* Reconciliation: after every (re)connect, per worker for its calls    */
 
-static bool calls__in_list(const ari_channel_list *l, const char *id)
+/* Channel id of Asterisk's list, or NULL. */
+static const ari_channel *calls__listed(const ari_channel_list *l, const char *id)
 {
     for (size_t i = 0; l && i < l->n; i++)
         if (strcmp(l->items[i].id, id) == 0)
-            return true;
-    return false;
+            return &l->items[i];
+    return NULL;
 }
 
-/* CS_OK unless the database kept the pass from completing (a call that
- * lost a leg may still be up); a pass that cannot list Asterisk's channels
- * is skipped (logged): the reconnect that ends that brings the next. */
 /* Whether a leg r names is not among Asterisk's channels. */
 static bool calls__lost_a_leg(const call_rec *r, const ari_channel_list *chans)
 {
     const char *legs[] = {r->call->caller_channel_id, r->call->callee_channel_id,
                           r->pending_channel_id};
     for (size_t k = 0; k < 3; k++)
-        if (legs[k][0] && !calls__in_list(chans, legs[k]))
+        if (legs[k][0] && !calls__listed(chans, legs[k]))
             return true;
     return false;
+}
+
+/* A leg of r that Asterisk lists as Up while r has not seen it answer
+ * (its ChannelStateChange and Dial ANSWER were lost), or NULL. An inbound
+ * caller is Up because we answered it: nothing to catch up on. */
+static const ari_channel *calls__unseen_answer(const call_rec *r, const ari_channel_list *chans)
+{
+    const Callservice__V1__Call *c = r->call;
+    const struct {
+        const char *id;
+        bool seen;
+    } legs[] = {
+        {c->caller_channel_id, r->caller_up || c->direction == CALL_DIR(INBOUND)},
+        {c->callee_channel_id, r->callee_up},
+        {r->pending_channel_id, false},
+    };
+    for (size_t k = 0; k < sizeof legs / sizeof *legs; k++) {
+        const ari_channel *ch =
+            legs[k].id[0] && !legs[k].seen ? calls__listed(chans, legs[k].id) : NULL;
+        if (ch && ch->state == ARI_CH_UP)
+            return ch;
+    }
+    return NULL;
+}
+
+/* Applies the answer of a leg whose Up events were lost, as the
+ * ChannelStateChange would have (the flow's own step for it, on the locked
+ * row: a leg it has seen answer is left alone). *caught: whether the row
+ * still needed it. */
+static cs_err calls__catch_up_answer(calls_worker *w, const char *id, const ari_channel_list *chans,
+                                     bool *caught)
+{
+    call_rec *locked = NULL;
+    const ari_channel *ch;
+    cs_err rc = db_begin(w->db);
+    *caught = false;
+    if (rc == CS_OK)
+        rc = calls_repo_get(w->db, id, CALLS_FOR_UPDATE, &locked);
+    if (rc == CS_OK && !call_status_terminal(locked->call->status) &&
+        (ch = calls__unseen_answer(locked, chans)) != NULL) {
+        ari_event ev = {.type = ARI_EV_CHANNEL_STATE_CHANGE,
+                        .type_name = "ChannelStateChange",
+                        .has_channel = true,
+                        .channel = *ch};
+        log_info("calls: call %s: %s answered unseen; applying it", id, ch->id);
+        rc = calls__apply_event(w, locked, &ev, ch->id);
+        *caught = rc == CS_OK;
+    }
+    if (rc == CS_OK)
+        rc = calls__commit(w);
+    if (rc != CS_OK) {
+        calls__rollback(w);
+        *caught = false;
+    }
+    call_rec_free(locked);
+    return rc;
 }
 
 /* Ends call id (failed, lost) if a leg of its locked row is gone: decided
@@ -1413,13 +1467,18 @@ static cs_err calls__end_lost(calls_worker *w, const char *id, const ari_channel
     return rc;
 }
 
+/* CS_OK unless the database kept the pass from completing (a call that
+ * lost a leg may still be up); a pass that cannot list Asterisk's channels
+ * is skipped (logged): the reconnect that ends that brings the next. Calls
+ * that lost a leg end (failed, lost); legs that answered unseen are
+ * answered in the call. */
 static cs_err calls__reconcile(calls_worker *w)
 {
     calls_module *m = w->m;
     ari_channel_list *chans = NULL;
     ari_bridge_list *bridges = NULL;
     call_rec **live = NULL;
-    size_t n_live = 0, lost = 0;
+    size_t n_live = 0, lost = 0, caught = 0;
     ari_error err = {0};
     cs_err rc, result = CS_OK;
 
@@ -1442,12 +1501,17 @@ static cs_err calls__reconcile(calls_worker *w)
             continue;
         if (c->direction == CALL_DIR(INBOUND) && c->caller_channel_id[0])
             calls__route_put(m, c->caller_channel_id, c->id);
-        if (!calls__lost_a_leg(live[i], chans))
+        if (calls__lost_a_leg(live[i], chans)) {
+            rc = calls__end_lost(w, c->id, chans, &ended);
+            lost += ended;
+        } else if (calls__unseen_answer(live[i], chans)) {
+            rc = calls__catch_up_answer(w, c->id, chans, &ended);
+            caught += ended;
+        } else {
             continue;
-        rc = calls__end_lost(w, c->id, chans, &ended);
+        }
         if (rc != CS_OK && rc != CS_ERR_NOT_FOUND && result == CS_OK)
             result = rc;
-        lost += ended;
     }
     /* channels and bridges of ours that no live call owns: leftovers */
     for (size_t i = 0; i < chans->n; i++) {
@@ -1476,6 +1540,8 @@ static cs_err calls__reconcile(calls_worker *w)
     }
     if (lost)
         log_warn("calls: reconciliation: %zu call(s) lost their channels", lost);
+    if (caught)
+        log_warn("calls: reconciliation: %zu call(s) had an answer unseen", caught);
 out:
     calls_repo_free_recs(live, n_live);
     ari_channel_list_free(chans);

@@ -87,3 +87,36 @@ test('database restarted under calls in progress: UNAVAILABLE while down, then c
   assert.equal(svc.proc.pid, pid);
   assert.equal(svc.proc.exitCode, null);
 });
+
+test('a destination that answers while the database is down: the call is answered once it is back', { skip: !!process.env.TEST_DATABASE_URL }, async () => {
+  const e = await makeUser('dbdown-e');
+  const f = await makeUser('dbdown-f');
+  // The destination rings 4 s, long enough for PostgreSQL to stop first.
+  await sim.control('POST', `/_sim/endpoints/PJSIP/${f.ext}`, { mode: 'answer', answer_after_ms: 4000 });
+  try {
+    const call = await api.calls.MakeCall({ to: f.ext }, { token: e.token });
+    await waitStatus(call.id, 'CALL_STATUS_RINGING', e.token);
+    const dest = async () => (await legsOf(call.id)).find((x) => x.id.endsWith('.b'));
+    await waitFor(async () => !!(await dest()), { what: 'the destination leg dialled' });
+    await pg.stop();
+    assert.notEqual((await dest()).state, 'Up', 'the destination must answer after PostgreSQL stopped');
+    // Its ChannelStateChange and Dial ANSWER come now and cannot be
+    // recorded: lost.
+    await waitFor(async () => (await dest())?.state === 'Up', { what: 'the destination answered', timeoutMs: 10000 });
+    await new Promise((r) => setTimeout(r, 500));
+    await pg.start();
+    // Reconciliation finds the leg Up that the call never saw answer and
+    // applies the answer: the call is in progress, both legs bridged.
+    const up = await waitStatus(call.id, 'CALL_STATUS_IN_PROGRESS', e.token);
+    assert.ok(up.answered_at, 'answered_at set');
+    await waitFor(async () => {
+      const legs = await legsOf(call.id);
+      return legs.length === 2 && legs.every((x) => x.bridge === call.id);
+    }, { what: 'both legs in the call\'s bridge' });
+    const end = await api.calls.HangupCall({ call_id: call.id }, { token: e.token });
+    assert.equal(end.status, 'CALL_STATUS_COMPLETED');
+    assert.equal(end.hangup_cause, 'normal');
+  } finally {
+    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${f.ext}`);
+  }
+});
