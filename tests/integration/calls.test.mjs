@@ -320,6 +320,37 @@ test('ARI WebSocket dropped mid-call: the call goes on and ends right', async ()
   assert.equal(done.hangup_cause, 'normal');
 });
 
+test('ARI WebSocket down while the destination answers: the call is answered once it is back', async () => {
+  const n = nextNumber();
+  await far(`PJSIP/${n}@trunk`, { mode: 'answer', answer_after_ms: 1500 });
+  try {
+    const c = await api.calls.MakeCall({ to: n }, { token: users.a.token });
+    await waitStatus(c.id, 'CALL_STATUS_RINGING', users.a.token);
+    const dest = async () => (await sim.control('GET', '/_sim/state')).channels
+      .find((x) => x.id === `${c.id}.b`);
+    await waitFor(async () => !!(await dest()), { what: 'the destination leg dialled' });
+    // No WebSocket for 3 s: the destination's answer is never delivered.
+    await sim.control('POST', '/_sim/faults/refuse', { ms: 3000 });
+    await sim.control('POST', '/_sim/faults/drop_websockets');
+    await waitFor(async () => (await dest())?.state === 'Up', { what: 'the destination answered' });
+    assert.equal((await call(c.id, { token: users.a.token })).status, 'CALL_STATUS_RINGING',
+      'callsvc cannot have seen the answer yet');
+    // The reconnect's reconciliation finds the leg Up and answers the call.
+    const up = await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token, 15000);
+    assert.ok(up.answered_at);
+    await waitFor(async () => {
+      const legs = (await sim.control('GET', '/_sim/state')).channels.filter((x) => x.id.startsWith(`${c.id}.`));
+      return legs.length === 2 && legs.every((x) => x.bridge === c.id);
+    }, { what: 'both legs in the call\'s bridge' });
+    const done = await api.calls.HangupCall({ call_id: c.id }, { token: users.a.token });
+    assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+    assert.equal(done.hangup_cause, 'normal');
+  } finally {
+    await sim.control('DELETE', '/_sim/faults');
+    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${n}@trunk`);
+  }
+});
+
 test('simulator restart mid-call: the call ends failed with cause lost', async () => {
   const c = await api.calls.MakeCall({ to: nextNumber() }, { token: users.a.token });
   await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token);
