@@ -545,6 +545,18 @@ static cs_err calls__on_ring(calls_worker *w, call_rec *r, calls_leg leg)
     return calls__advance(w, r, CALL_IN_RING, NULL);
 }
 
+/* The destination (channel id) is being dialled: the caller hears ringing
+ * while it rings, and the call rings. */
+static cs_err calls__destination_dialled(calls_worker *w, call_rec *r, const char *id)
+{
+    Callservice__V1__Call *c = r->call;
+    ari_error err = {0};
+    calls__set_str(&c->callee_channel_id, id);
+    if (ari_channel_ring(w->m->ari, c->caller_channel_id, &err) != CS_OK)
+        log_debug("calls: ring %s: %s", c->caller_channel_id, err.message);
+    return calls__advance(w, r, CALL_IN_RING, NULL);
+}
+
 /* The caller's own device picked up (click-to-call): dial the destination. */
 static cs_err calls__dial_destination(calls_worker *w, call_rec *r)
 {
@@ -562,11 +574,7 @@ static cs_err calls__dial_destination(calls_worker *w, call_rec *r)
                  err.message);
         return calls__end(w, r, CALL_IN_FAIL, "unavailable", NULL, NULL);
     }
-    calls__set_str(&c->callee_channel_id, id);
-    /* the caller hears ringing while the destination rings */
-    if (ari_channel_ring(m->ari, c->caller_channel_id, &err) != CS_OK)
-        log_debug("calls: ring %s: %s", c->caller_channel_id, err.message);
-    return calls__advance(w, r, CALL_IN_RING, NULL);
+    return calls__destination_dialled(w, r, id);
 }
 
 /* Both parties there: answer the inbound caller if needed, bridge both. */
@@ -1409,39 +1417,6 @@ static const ari_channel *calls__unseen_answer(const call_rec *r, const ari_chan
     return NULL;
 }
 
-/* Applies the answer of a leg whose Up events were lost, as the
- * ChannelStateChange would have (the flow's own step for it, on the locked
- * row: a leg it has seen answer is left alone). *caught: whether the row
- * still needed it. */
-static cs_err calls__catch_up_answer(calls_worker *w, const char *id, const ari_channel_list *chans,
-                                     bool *caught)
-{
-    call_rec *locked = NULL;
-    const ari_channel *ch;
-    cs_err rc = db_begin(w->db);
-    *caught = false;
-    if (rc == CS_OK)
-        rc = calls_repo_get(w->db, id, CALLS_FOR_UPDATE, &locked);
-    if (rc == CS_OK && !call_status_terminal(locked->call->status) &&
-        (ch = calls__unseen_answer(locked, chans)) != NULL) {
-        ari_event ev = {.type = ARI_EV_CHANNEL_STATE_CHANGE,
-                        .type_name = "ChannelStateChange",
-                        .has_channel = true,
-                        .channel = *ch};
-        log_info("calls: call %s: %s answered unseen; applying it", id, ch->id);
-        rc = calls__apply_event(w, locked, &ev, ch->id);
-        *caught = rc == CS_OK;
-    }
-    if (rc == CS_OK)
-        rc = calls__commit(w);
-    if (rc != CS_OK) {
-        calls__rollback(w);
-        *caught = false;
-    }
-    call_rec_free(locked);
-    return rc;
-}
-
 /* Ends call id (failed, lost) if a leg of its locked row is gone: decided
  * again under the lock, as a step may have moved the call since the list
  * was read. *ended: whether it did. */
@@ -1462,6 +1437,69 @@ static cs_err calls__end_lost(calls_worker *w, const char *id, const ari_channel
     if (rc != CS_OK) {
         calls__rollback(w);
         *ended = false;
+    }
+    call_rec_free(locked);
+    return rc;
+}
+
+/* Applies one answer the call did not see: the flow's own step for a
+ * ChannelStateChange Up of ch. A MakeCall caller whose answer dialled the
+ * destination in a step whose COMMIT was then lost has its destination
+ * (<call>.b) listed but not in the row: that leg is taken over, not
+ * dialled again (its id is ours, so a second create would be refused). */
+static cs_err calls__catch_up_leg(calls_worker *w, call_rec *r, const ari_channel *ch,
+                                  const ari_channel_list *chans)
+{
+    Callservice__V1__Call *c = r->call;
+    char dest[96];
+    ari_event ev = {.type = ARI_EV_CHANNEL_STATE_CHANGE,
+                    .type_name = "ChannelStateChange",
+                    .has_channel = true,
+                    .channel = *ch};
+    log_info("calls: call %s: %s answered unseen; applying it", c->id, ch->id);
+    snprintf(dest, sizeof dest, "%s.b", c->id);
+    if (calls__leg_of(r, ch->id) == LEG_CALLER && c->direction != CALL_DIR(INBOUND) &&
+        !c->callee_channel_id[0] && calls__listed(chans, dest)) {
+        log_info("calls: call %s: %s was dialled already; taking it over", c->id, dest);
+        r->caller_up = true;
+        return calls__destination_dialled(w, r, dest);
+    }
+    return calls__apply_event(w, r, &ev, ch->id);
+}
+
+/* Applies, on the locked row, the answers of the legs Asterisk lists as Up
+ * that the call never saw answer (their ChannelStateChange and Dial ANSWER
+ * were lost), one leg at a time as the flow would have: a caller's answer
+ * dials the destination, which may be Up too. *snap (the pass's copy of the
+ * row) becomes the row as committed, so that the pass's look for leftover
+ * channels sees the legs it now has. *caught: whether anything was
+ * applied. */
+static cs_err calls__catch_up_answer(calls_worker *w, call_rec **snap,
+                                     const ari_channel_list *chans, bool *caught)
+{
+    call_rec *locked = NULL;
+    const ari_channel *ch;
+    cs_err rc = db_begin(w->db);
+    *caught = false;
+    if (rc == CS_OK)
+        rc = calls_repo_get(w->db, (*snap)->call->id, CALLS_FOR_UPDATE, &locked);
+    /* each step marks its leg seen (or ends the call): three legs at most */
+    for (int k = 0; rc == CS_OK && k < 3 && !call_status_terminal(locked->call->status) &&
+                    (ch = calls__unseen_answer(locked, chans)) != NULL;
+         k++) {
+        rc = calls__catch_up_leg(w, locked, ch, chans);
+        *caught = rc == CS_OK;
+    }
+    if (rc == CS_OK)
+        rc = calls__commit(w);
+    if (rc != CS_OK) {
+        calls__rollback(w);
+        *caught = false;
+    }
+    if (*caught) {
+        call_rec_free(*snap);
+        *snap = locked;
+        locked = NULL;
     }
     call_rec_free(locked);
     return rc;
@@ -1505,7 +1543,7 @@ static cs_err calls__reconcile(calls_worker *w)
             rc = calls__end_lost(w, c->id, chans, &ended);
             lost += ended;
         } else if (calls__unseen_answer(live[i], chans)) {
-            rc = calls__catch_up_answer(w, c->id, chans, &ended);
+            rc = calls__catch_up_answer(w, &live[i], chans, &ended);
             caught += ended;
         } else {
             continue;

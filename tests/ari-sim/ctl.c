@@ -107,7 +107,10 @@ static void far_hangup(const struct srv_req *q, const char *const *p, sim_reply 
 
 static void fault_drop(const struct srv_req *q, const char *const *p, sim_reply *r)
 {
-    srv_fault_drop_ws();
+    long down;
+    if (int_field(q, "down_ms", 0, 3600000, 0, &down, r))
+        return;
+    srv_fault_drop_ws((int)down);
     r->status = 204;
 }
 
@@ -153,7 +156,7 @@ static void restart(const struct srv_req *q, const char *const *p, sim_reply *r)
     long down;
     if (int_field(q, "down_ms", 0, 3600000, 0, &down, r))
         return;
-    srv_fault_drop_ws();
+    srv_fault_drop_ws(0);
     sim_restart();
     if (down > 0)
         srv_fault_refuse((int)down);

@@ -82,6 +82,7 @@ static struct {
     pss *sessions;
     int nsessions;
     lws_usec_t refuse_until;
+    lws_usec_t ws_refuse_until; /* WebSocket upgrades only (drop_websockets down_ms) */
     int delay_count, delay_ms;
     int fail_count, fail_status;
     unsigned long long rest_requests, ws_connects, ws_dropped, refused;
@@ -488,7 +489,7 @@ static int srv__confirm_upgrade(struct lws *wsi)
     char path[256], key[512], app[512];
     const char *k, *a;
 
-    if (srv__refusing()) {
+    if (srv__refusing() || (S.ws_refuse_until && lws_now_usecs() < S.ws_refuse_until)) {
         S.refused++;
         return -1;
     }
@@ -712,8 +713,9 @@ void srv_destroy(void)
     S.ctx = NULL;
 }
 
-void srv_fault_drop_ws(void)
+void srv_fault_drop_ws(int down_ms)
 {
+    S.ws_refuse_until = down_ms ? lws_now_usecs() + (lws_usec_t)down_ms * LWS_US_PER_MS : 0;
     for (pss *p = S.sessions; p; p = p->next) {
         if (!p->closing) {
             S.ws_dropped++;
@@ -741,7 +743,7 @@ void srv_fault_fail(int count, int status)
 
 void srv_fault_clear(void)
 {
-    S.refuse_until = 0;
+    S.refuse_until = S.ws_refuse_until = 0;
     S.delay_count = S.fail_count = 0;
 }
 

@@ -38,7 +38,7 @@ void srv_destroy(void);
 void srv_emit(const char *app, const char *text, size_t len);
 
 /* Faults. */
-void srv_fault_drop_ws(void);
+void srv_fault_drop_ws(int down_ms);
 void srv_fault_refuse(int ms);
 void srv_fault_delay(int count, int ms);
 void srv_fault_fail(int count, int status);

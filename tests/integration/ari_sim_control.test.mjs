@@ -146,6 +146,22 @@ test('drop WebSockets, restart with a new entity id, refuse connections', async 
   assert.equal((await ari('GET', '/asterisk/info')).body.system.entity_id, r.asterisk_id);
 });
 
+test('drop WebSockets for a while: upgrades refused, REST and control still answer', async () => {
+  await fresh();
+  const ev = events();
+  await ev.opened;
+  await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 600 });
+  await ev.closed;
+  const refused = events();
+  await assert.rejects(refused.opened);
+  assert.equal((await ari('GET', '/channels')).status, 200);
+  assert.ok((await sim.control('GET', '/_sim/state')).server.refused >= 1);
+  await sleep(700);
+  const again = events();
+  await again.opened;
+  again.close();
+});
+
 test('delay and fail the next REST requests', async () => {
   await fresh();
   await sim.control('POST', '/_sim/faults/fail', { count: 2, status: 503 });

@@ -322,16 +322,16 @@ test('ARI WebSocket dropped mid-call: the call goes on and ends right', async ()
 
 test('ARI WebSocket down while the destination answers: the call is answered once it is back', async () => {
   const n = nextNumber();
-  await far(`PJSIP/${n}@trunk`, { mode: 'answer', answer_after_ms: 1500 });
+  await far(`PJSIP/${n}@trunk`, { mode: 'answer', answer_after_ms: 1800 });
   try {
     const c = await api.calls.MakeCall({ to: n }, { token: users.a.token });
     await waitStatus(c.id, 'CALL_STATUS_RINGING', users.a.token);
     const dest = async () => (await sim.control('GET', '/_sim/state')).channels
       .find((x) => x.id === `${c.id}.b`);
     await waitFor(async () => !!(await dest()), { what: 'the destination leg dialled' });
-    // No WebSocket for 3 s: the destination's answer is never delivered.
-    await sim.control('POST', '/_sim/faults/refuse', { ms: 3000 });
-    await sim.control('POST', '/_sim/faults/drop_websockets');
+    // No events WebSocket for 3 s: the destination's answer is never
+    // delivered (REST keeps working).
+    await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 3000 });
     await waitFor(async () => (await dest())?.state === 'Up', { what: 'the destination answered' });
     assert.equal((await call(c.id, { token: users.a.token })).status, 'CALL_STATUS_RINGING',
       'callsvc cannot have seen the answer yet');
@@ -346,8 +346,32 @@ test('ARI WebSocket down while the destination answers: the call is answered onc
     assert.equal(done.status, 'CALL_STATUS_COMPLETED');
     assert.equal(done.hangup_cause, 'normal');
   } finally {
-    await sim.control('DELETE', '/_sim/faults');
-    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${n}@trunk`);
+    await sim.control('DELETE', '/_sim/faults').catch(() => {});
+    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${n}@trunk`).catch(() => {});
+  }
+});
+
+test('ARI WebSocket down while the caller\'s own phone answers: the destination is dialled once it is back', async () => {
+  const { a } = users;
+  const n = nextNumber();
+  await far(`PJSIP/${a.ext}`, { mode: 'answer', answer_after_ms: 1800 });
+  try {
+    const c = await api.calls.MakeCall({ to: n }, { token: a.token });
+    const mine = async () => (await sim.control('GET', '/_sim/state')).channels
+      .find((x) => x.id === `${c.id}.a`);
+    await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 3000 });
+    await waitFor(async () => (await mine())?.state === 'Up', { what: 'the caller\'s phone answered' });
+    assert.equal((await call(c.id, { token: a.token })).callee_channel_id, '',
+      'callsvc cannot have seen the answer yet');
+    // The reconnect's reconciliation applies the answer: the destination
+    // is dialled, answers (default far end) and the call is up.
+    const up = await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', a.token, 15000);
+    assert.equal(up.callee_channel_id, `${c.id}.b`);
+    const done = await api.calls.HangupCall({ call_id: c.id }, { token: a.token });
+    assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+  } finally {
+    await sim.control('DELETE', '/_sim/faults').catch(() => {});
+    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${a.ext}`).catch(() => {});
   }
 });
 

@@ -120,3 +120,40 @@ test('a destination that answers while the database is down: the call is answere
     await sim.control('DELETE', `/_sim/endpoints/PJSIP/${f.ext}`);
   }
 });
+
+test('the database goes away between dialling the destination and the commit: the destination is taken over, not dialled twice', { skip: !!process.env.TEST_DATABASE_URL }, async () => {
+  const g = await makeUser('dbdown-g');
+  const h = await makeUser('dbdown-h');
+  // g's own phone (MakeCall's first leg) answers after 1 s; the
+  // destination answers at once.
+  await sim.control('POST', `/_sim/endpoints/PJSIP/${g.ext}`, { mode: 'answer', answer_after_ms: 1000 });
+  await sim.control('POST', `/_sim/endpoints/PJSIP/${h.ext}`, { mode: 'answer', answer_after_ms: 0 });
+  try {
+    const call = await api.calls.MakeCall({ to: h.ext }, { token: g.token });
+    // The next ARI request, the destination's create once g answers, is
+    // held 3 s: PostgreSQL stops meanwhile, so the step that dials the
+    // destination cannot commit, and the row never learns of `.b`.
+    await sim.control('POST', '/_sim/faults/delay', { count: 1, ms: 3000 });
+    await waitFor(async () => (await sim.control('GET', '/_sim/state')).server.pending_delays === 0,
+      { what: 'the destination\'s create held', timeoutMs: 10000 });
+    await pg.stop();
+    await waitFor(async () => (await legsOf(call.id)).find((x) => x.id.endsWith('.b'))?.state === 'Up',
+      { what: 'the destination created, dialled and answered', timeoutMs: 15000 });
+    await pg.start();
+    // The pass finds g's leg Up unseen and `.b` already there: it takes
+    // `.b` over (a second create of the same id would be refused and fail
+    // the call), then applies `.b`'s answer too.
+    const up = await waitStatus(call.id, 'CALL_STATUS_IN_PROGRESS', g.token);
+    assert.equal(up.callee_channel_id, `${call.id}.b`);
+    await waitFor(async () => {
+      const legs = await legsOf(call.id);
+      return legs.length === 2 && legs.every((x) => x.bridge === call.id);
+    }, { what: 'both legs in the call\'s bridge' });
+    const end = await api.calls.HangupCall({ call_id: call.id }, { token: g.token });
+    assert.equal(end.status, 'CALL_STATUS_COMPLETED');
+  } finally {
+    await sim.control('DELETE', '/_sim/faults').catch(() => {});
+    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${g.ext}`).catch(() => {});
+    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${h.ext}`).catch(() => {});
+  }
+});
