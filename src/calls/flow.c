@@ -756,13 +756,21 @@ static bool calls__is_up_event(const ari_event *ev)
 }
 
 /* An event for an ended call, or for a channel the call no longer knows:
- * a leg of ours still alive is gone with it; nothing else happens. */
-static void calls__stale_event(calls_module *m, const ari_event *ev, const char *channel)
+ * a leg of ours still alive is gone with it; nothing else happens. While
+ * the worker owes a reconciliation the leg is left to the pass: its row
+ * may have lost the step that made it (a destination dialled before a
+ * COMMIT that failed), which the pass takes over; it hangs up what no
+ * call owns. */
+static void calls__stale_event(calls_worker *w, const ari_event *ev, const char *channel)
 {
     char key[40];
     const char *suffix;
-    if (calls__is_up_event(ev) && calls__own_id(channel, key, &suffix))
-        calls__hangup_quiet(m, channel, NULL);
+    if (!calls__is_up_event(ev) || !calls__own_id(channel, key, &suffix))
+        return;
+    if (w->reconcile_due)
+        log_info("calls: %s is up and no call knows it; left to the reconciliation owed", channel);
+    else
+        calls__hangup_quiet(w->m, channel, NULL);
 }
 
 static cs_err calls__apply_event(calls_worker *w, call_rec *r, const ari_event *ev,
@@ -771,7 +779,7 @@ static cs_err calls__apply_event(calls_worker *w, call_rec *r, const ari_event *
     calls_leg leg = calls__leg_of(r, channel);
     int in;
     if (call_status_terminal(r->call->status) || leg == LEG_NONE) {
-        calls__stale_event(w->m, ev, channel);
+        calls__stale_event(w, ev, channel);
         return CS_OK;
     }
     switch (ev->type) {
@@ -930,7 +938,7 @@ static bool calls__event_settled(calls_worker *w, const calls_job *job)
 {
     const char *channel = calls__event_channel(job->ev);
     if (calls__ring_has(&w->ended, job->key)) {
-        calls__stale_event(w->m, job->ev, channel);
+        calls__stale_event(w, job->ev, channel);
         return true;
     }
     return channel && calls__is_up_event(job->ev) && calls__ring_has(&w->up, channel);
@@ -1281,7 +1289,7 @@ static bool calls__event_settled_by(calls_worker *w, calls_job **jobs, const cal
         if (!done[j].ok || strcmp(jobs[j]->key, jobs[i]->key) != 0)
             continue;
         if (call_status_terminal(done[j].r->call->status)) {
-            calls__stale_event(w->m, ev, channel);
+            calls__stale_event(w, ev, channel);
             return true;
         }
         if (channel && cj && calls__is_up_event(ev) && calls__is_up_event(jobs[j]->ev) &&
@@ -1445,12 +1453,16 @@ static cs_err calls__end_lost(calls_worker *w, const char *id, const ari_channel
 /* Applies one answer the call did not see: the flow's own step for a
  * ChannelStateChange Up of ch. A MakeCall caller whose answer dialled the
  * destination in a step whose COMMIT was then lost has its destination
- * (<call>.b) listed but not in the row: that leg is taken over, not
- * dialled again (its id is ours, so a second create would be refused). */
+ * (<call>.b) listed but not in the row: that leg, ringing or up, is taken
+ * over, not dialled again (its id is ours, so a second create would be
+ * refused). One created and never dialled is not (nothing would ever ring
+ * it): the dial is tried again, refused, and the call fails, its leftover
+ * hung up. */
 static cs_err calls__catch_up_leg(calls_worker *w, call_rec *r, const ari_channel *ch,
                                   const ari_channel_list *chans)
 {
     Callservice__V1__Call *c = r->call;
+    const ari_channel *b;
     char dest[96];
     ari_event ev = {.type = ARI_EV_CHANNEL_STATE_CHANGE,
                     .type_name = "ChannelStateChange",
@@ -1459,7 +1471,8 @@ static cs_err calls__catch_up_leg(calls_worker *w, call_rec *r, const ari_channe
     log_info("calls: call %s: %s answered unseen; applying it", c->id, ch->id);
     snprintf(dest, sizeof dest, "%s.b", c->id);
     if (calls__leg_of(r, ch->id) == LEG_CALLER && c->direction != CALL_DIR(INBOUND) &&
-        !c->callee_channel_id[0] && calls__listed(chans, dest)) {
+        !c->callee_channel_id[0] && (b = calls__listed(chans, dest)) != NULL &&
+        (b->state == ARI_CH_RINGING || b->state == ARI_CH_UP)) {
         log_info("calls: call %s: %s was dialled already; taking it over", c->id, dest);
         r->caller_up = true;
         return calls__destination_dialled(w, r, dest);

@@ -150,13 +150,14 @@ test('drop WebSockets for a while: upgrades refused, REST and control still answ
   await fresh();
   const ev = events();
   await ev.opened;
-  await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 600 });
+  const refusedBefore = (await sim.control('GET', '/_sim/state')).server.refused;
+  await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 1500 });
   await ev.closed;
   const refused = events();
   await assert.rejects(refused.opened);
   assert.equal((await ari('GET', '/channels')).status, 200);
-  assert.ok((await sim.control('GET', '/_sim/state')).server.refused >= 1);
-  await sleep(700);
+  assert.equal((await sim.control('GET', '/_sim/state')).server.refused, refusedBefore + 1);
+  await sleep(1600);
   const again = events();
   await again.opened;
   again.close();

@@ -137,14 +137,19 @@ test('the database goes away between dialling the destination and the commit: th
     await waitFor(async () => (await sim.control('GET', '/_sim/state')).server.pending_delays === 0,
       { what: 'the destination\'s create held', timeoutMs: 10000 });
     await pg.stop();
-    await waitFor(async () => (await legsOf(call.id)).find((x) => x.id.endsWith('.b'))?.state === 'Up',
+    const dest = async () => (await legsOf(call.id)).find((x) => x.id === `${call.id}.b`);
+    await waitFor(async () => (await dest())?.state === 'Up',
       { what: 'the destination created, dialled and answered', timeoutMs: 15000 });
+    const channel = (await dest()).name; // unique to this channel: a new .b would have another
+    await new Promise((r) => setTimeout(r, 500));
     await pg.start();
     // The pass finds g's leg Up unseen and `.b` already there: it takes
     // `.b` over (a second create of the same id would be refused and fail
     // the call), then applies `.b`'s answer too.
     const up = await waitStatus(call.id, 'CALL_STATUS_IN_PROGRESS', g.token);
     assert.equal(up.callee_channel_id, `${call.id}.b`);
+    assert.equal((await dest()).name, channel, 'the same destination channel, not a second one');
+    assert.match(svc.proc.log(), new RegExp(`${call.id}\\.b was dialled already; taking it over`));
     await waitFor(async () => {
       const legs = await legsOf(call.id);
       return legs.length === 2 && legs.every((x) => x.bridge === call.id);
