@@ -1402,10 +1402,12 @@ static bool calls__lost_a_leg(const call_rec *r, const ari_channel_list *chans)
     return false;
 }
 
-/* A leg of r that Asterisk lists as Up while r has not seen it answer
- * (its ChannelStateChange and Dial ANSWER were lost), or NULL. An inbound
- * caller is Up because we answered it: nothing to catch up on. */
-static const ari_channel *calls__unseen_answer(const call_rec *r, const ari_channel_list *chans)
+/* A leg of r whose state, as Asterisk lists it, r has not seen, or NULL:
+ * first one Up while r has not seen it answer (its ChannelStateChange and
+ * Dial ANSWER were lost; an inbound caller is Up because we answered it:
+ * nothing to catch up on), else, while the call is still initiated, one
+ * Ringing (its ChannelStateChange Ringing was lost). */
+static const ari_channel *calls__unseen(const call_rec *r, const ari_channel_list *chans)
 {
     const Callservice__V1__Call *c = r->call;
     const struct {
@@ -1420,6 +1422,11 @@ static const ari_channel *calls__unseen_answer(const call_rec *r, const ari_chan
         const ari_channel *ch =
             legs[k].id[0] && !legs[k].seen ? calls__listed(chans, legs[k].id) : NULL;
         if (ch && ch->state == ARI_CH_UP)
+            return ch;
+    }
+    for (size_t k = 0; c->status == CALL_ST(INITIATED) && k < 2; k++) {
+        const ari_channel *ch = legs[k].id[0] ? calls__listed(chans, legs[k].id) : NULL;
+        if (ch && ch->state == ARI_CH_RINGING)
             return ch;
     }
     return NULL;
@@ -1450,9 +1457,9 @@ static cs_err calls__end_lost(calls_worker *w, const char *id, const ari_channel
     return rc;
 }
 
-/* Applies one answer the call did not see: the flow's own step for a
- * ChannelStateChange Up of ch. A MakeCall caller whose answer dialled the
- * destination in a step whose COMMIT was then lost has its destination
+/* Applies one state of a leg the call did not see (calls__unseen): the
+ * flow's own step for a ChannelStateChange to ch's state. A MakeCall caller whose answer dialled
+ * the destination in a step whose COMMIT was then lost has its destination
  * (<call>.b) listed but not in the row: that leg, ringing or up, is taken
  * over, not dialled again (its id is ours, so a second create would be
  * refused). One created and never dialled is not (nothing would ever ring
@@ -1468,10 +1475,12 @@ static cs_err calls__catch_up_leg(calls_worker *w, call_rec *r, const ari_channe
                     .type_name = "ChannelStateChange",
                     .has_channel = true,
                     .channel = *ch};
-    log_info("calls: call %s: %s answered unseen; applying it", c->id, ch->id);
+    log_info("calls: call %s: %s %s unseen; applying it", c->id, ch->id,
+             ch->state == ARI_CH_UP ? "answered" : "rang");
     snprintf(dest, sizeof dest, "%s.b", c->id);
-    if (calls__leg_of(r, ch->id) == LEG_CALLER && c->direction != CALL_DIR(INBOUND) &&
-        !c->callee_channel_id[0] && (b = calls__listed(chans, dest)) != NULL &&
+    if (ch->state == ARI_CH_UP && calls__leg_of(r, ch->id) == LEG_CALLER &&
+        c->direction != CALL_DIR(INBOUND) && !c->callee_channel_id[0] &&
+        (b = calls__listed(chans, dest)) != NULL &&
         (b->state == ARI_CH_RINGING || b->state == ARI_CH_UP)) {
         log_info("calls: call %s: %s was dialled already; taking it over", c->id, dest);
         r->caller_up = true;
@@ -1480,15 +1489,15 @@ static cs_err calls__catch_up_leg(calls_worker *w, call_rec *r, const ari_channe
     return calls__apply_event(w, r, &ev, ch->id);
 }
 
-/* Applies, on the locked row, the answers of the legs Asterisk lists as Up
- * that the call never saw answer (their ChannelStateChange and Dial ANSWER
- * were lost), one leg at a time as the flow would have: a caller's answer
- * dials the destination, which may be Up too. *snap (the pass's copy of the
- * row) becomes the row as committed, so that the pass's look for leftover
- * channels sees the legs it now has. *caught: whether anything was
+/* Applies, on the locked row, the states of its legs that Asterisk lists
+ * and the call never saw (calls__unseen: answers, and a ringing the
+ * initiated call missed), one at a time as the flow would have: a caller's
+ * answer dials the destination, which may be Up too. *snap (the pass's copy
+ * of the row) becomes the row as committed, so that the pass's look for
+ * leftover channels sees the legs it now has. *caught: whether anything was
  * applied. */
-static cs_err calls__catch_up_answer(calls_worker *w, call_rec **snap,
-                                     const ari_channel_list *chans, bool *caught)
+static cs_err calls__catch_up(calls_worker *w, call_rec **snap, const ari_channel_list *chans,
+                              bool *caught)
 {
     call_rec *locked = NULL;
     const ari_channel *ch;
@@ -1496,9 +1505,10 @@ static cs_err calls__catch_up_answer(calls_worker *w, call_rec **snap,
     *caught = false;
     if (rc == CS_OK)
         rc = calls_repo_get(w->db, (*snap)->call->id, CALLS_FOR_UPDATE, &locked);
-    /* each step marks its leg seen (or ends the call): three legs at most */
-    for (int k = 0; rc == CS_OK && k < 3 && !call_status_terminal(locked->call->status) &&
-                    (ch = calls__unseen_answer(locked, chans)) != NULL;
+    /* each step marks its leg seen, moves the call on from initiated or
+     * ends it: an answer for each of three legs and one ringing at most */
+    for (int k = 0; rc == CS_OK && k < 4 && !call_status_terminal(locked->call->status) &&
+                    (ch = calls__unseen(locked, chans)) != NULL;
          k++) {
         rc = calls__catch_up_leg(w, locked, ch, chans);
         *caught = rc == CS_OK;
@@ -1521,8 +1531,8 @@ static cs_err calls__catch_up_answer(calls_worker *w, call_rec **snap,
 /* CS_OK unless the database kept the pass from completing (a call that
  * lost a leg may still be up); a pass that cannot list Asterisk's channels
  * is skipped (logged): the reconnect that ends that brings the next. Calls
- * that lost a leg end (failed, lost); legs that answered unseen are
- * answered in the call. */
+ * that lost a leg end (failed, lost); the answers (and a ringing) of legs
+ * the call did not see are applied. */
 static cs_err calls__reconcile(calls_worker *w)
 {
     calls_module *m = w->m;
@@ -1555,8 +1565,8 @@ static cs_err calls__reconcile(calls_worker *w)
         if (calls__lost_a_leg(live[i], chans)) {
             rc = calls__end_lost(w, c->id, chans, &ended);
             lost += ended;
-        } else if (calls__unseen_answer(live[i], chans)) {
-            rc = calls__catch_up_answer(w, &live[i], chans, &ended);
+        } else if (calls__unseen(live[i], chans)) {
+            rc = calls__catch_up(w, &live[i], chans, &ended);
             caught += ended;
         } else {
             continue;
@@ -1592,7 +1602,7 @@ static cs_err calls__reconcile(calls_worker *w)
     if (lost)
         log_warn("calls: reconciliation: %zu call(s) lost their channels", lost);
     if (caught)
-        log_warn("calls: reconciliation: %zu call(s) had an answer unseen", caught);
+        log_warn("calls: reconciliation: %zu call(s) had a leg's state unseen", caught);
 out:
     calls_repo_free_recs(live, n_live);
     ari_channel_list_free(chans);

@@ -3,7 +3,8 @@
 // Asterisk side), loses no process and no memory (the ASan build runs this
 // too), reconciles the calls whose ARI events it could not record, and
 // calls work again without a restart. Its own cluster, because the test
-// stops it.
+// stops it. The last test loses a ringing to an events WebSocket outage
+// instead: it needs this suite's long ring timeout (calls.test.mjs has 2 s).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -160,5 +161,29 @@ test('the database goes away between dialling the destination and the commit: th
     await sim.control('DELETE', '/_sim/faults').catch(() => {});
     await sim.control('DELETE', `/_sim/endpoints/PJSIP/${g.ext}`).catch(() => {});
     await sim.control('DELETE', `/_sim/endpoints/PJSIP/${h.ext}`).catch(() => {});
+  }
+});
+
+test('ARI WebSocket down while MakeCall\'s own phone rings: the call is ringing once it is back', { skip: !!process.env.TEST_DATABASE_URL }, async () => {
+  const i = await makeUser('dbdown-i');
+  const j = await makeUser('dbdown-j');
+  await sim.control('POST', `/_sim/endpoints/PJSIP/${i.ext}`, { mode: 'ring_forever' });
+  try {
+    // No events WebSocket for 2 s: the phone's ChannelStateChange Ringing
+    // is never delivered (REST keeps working, so MakeCall goes through).
+    await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 2000 });
+    const call = await api.calls.MakeCall({ to: j.ext }, { token: i.token });
+    await waitFor(async () => (await legsOf(call.id)).find((x) => x.id === `${call.id}.a`)?.state === 'Ringing',
+      { what: 'the caller\'s phone ringing' });
+    assert.equal((await api.calls.GetCall({ call_id: call.id }, { token: i.token })).status,
+      'CALL_STATUS_INITIATED', 'callsvc cannot have seen the ringing yet');
+    // The reconnect's reconciliation applies it.
+    const ringing = await waitStatus(call.id, 'CALL_STATUS_RINGING', i.token);
+    assert.ok(ringing.ringing_at, 'ringing_at set');
+    const done = await api.calls.HangupCall({ call_id: call.id }, { token: i.token });
+    assert.equal(done.status, 'CALL_STATUS_CANCELED');
+  } finally {
+    await sim.control('DELETE', '/_sim/faults').catch(() => {});
+    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${i.ext}`).catch(() => {});
   }
 });
