@@ -1432,31 +1432,6 @@ static const ari_channel *calls__unseen(const call_rec *r, const ari_channel_lis
     return NULL;
 }
 
-/* Ends call id (failed, lost) if a leg of its locked row is gone: decided
- * again under the lock, as a step may have moved the call since the list
- * was read. *ended: whether it did. */
-static cs_err calls__end_lost(calls_worker *w, const char *id, const ari_channel_list *chans,
-                              bool *ended)
-{
-    call_rec *locked = NULL;
-    cs_err rc = db_begin(w->db);
-    *ended = false;
-    if (rc == CS_OK)
-        rc = calls_repo_get(w->db, id, CALLS_FOR_UPDATE, &locked);
-    if (rc == CS_OK && calls__lost_a_leg(locked, chans)) {
-        rc = calls__end(w, locked, CALL_IN_FAIL, "lost", NULL, NULL);
-        *ended = rc == CS_OK;
-    }
-    if (rc == CS_OK)
-        rc = calls__commit(w);
-    if (rc != CS_OK) {
-        calls__rollback(w);
-        *ended = false;
-    }
-    call_rec_free(locked);
-    return rc;
-}
-
 /* Applies one state of a leg the call did not see (calls__unseen): the
  * flow's own step for a ChannelStateChange to ch's state. A MakeCall caller whose answer dialled
  * the destination in a step whose COMMIT was then lost has its destination
@@ -1489,22 +1464,29 @@ static cs_err calls__catch_up_leg(calls_worker *w, call_rec *r, const ari_channe
     return calls__apply_event(w, r, &ev, ch->id);
 }
 
-/* Applies, on the locked row, the states of its legs that Asterisk lists
- * and the call never saw (calls__unseen: answers, and a ringing the
- * initiated call missed), one at a time as the flow would have: a caller's
- * answer dials the destination, which may be Up too. *snap (the pass's copy
- * of the row) becomes the row as committed, so that the pass's look for
- * leftover channels sees the legs it now has. *caught: whether anything was
- * applied. */
-static cs_err calls__catch_up(calls_worker *w, call_rec **snap, const ari_channel_list *chans,
-                              bool *caught)
+/* Reconciles one call on its row locked FOR UPDATE, deciding again on it
+ * (a step may have moved the call since the pass listed it): a call with a
+ * leg Asterisk no longer lists ends (failed, lost); otherwise the states of
+ * its legs that Asterisk lists and the call never saw (calls__unseen:
+ * answers, and a ringing the initiated call missed) are applied one at a
+ * time as the flow would have: a caller's answer dials the destination,
+ * which may be Up too. After a catch-up *snap (the pass's copy of the row)
+ * becomes the row as committed, so that the pass's look for leftover
+ * channels sees the legs it now has. *lost, *caught: what was done. */
+static cs_err calls__reconcile_call(calls_worker *w, call_rec **snap, const ari_channel_list *chans,
+                                    bool *lost, bool *caught)
 {
     call_rec *locked = NULL;
     const ari_channel *ch;
     cs_err rc = db_begin(w->db);
-    *caught = false;
+    *lost = *caught = false;
     if (rc == CS_OK)
         rc = calls_repo_get(w->db, (*snap)->call->id, CALLS_FOR_UPDATE, &locked);
+    if (rc == CS_OK && !call_status_terminal(locked->call->status) &&
+        calls__lost_a_leg(locked, chans)) {
+        rc = calls__end(w, locked, CALL_IN_FAIL, "lost", NULL, NULL);
+        *lost = rc == CS_OK;
+    }
     /* each step marks its leg seen, moves the call on from initiated or
      * ends it: an answer for each of three legs and one ringing at most */
     for (int k = 0; rc == CS_OK && k < 4 && !call_status_terminal(locked->call->status) &&
@@ -1517,7 +1499,7 @@ static cs_err calls__catch_up(calls_worker *w, call_rec **snap, const ari_channe
         rc = calls__commit(w);
     if (rc != CS_OK) {
         calls__rollback(w);
-        *caught = false;
+        *lost = *caught = false;
     }
     if (*caught) {
         call_rec_free(*snap);
@@ -1557,20 +1539,16 @@ static cs_err calls__reconcile(calls_worker *w)
     }
     for (size_t i = 0; i < n_live; i++) {
         const Callservice__V1__Call *c = live[i]->call;
-        bool ended;
+        bool was_lost, was_caught;
         if (calls__worker_of(m, c->id) != w)
             continue;
         if (c->direction == CALL_DIR(INBOUND) && c->caller_channel_id[0])
             calls__route_put(m, c->caller_channel_id, c->id);
-        if (calls__lost_a_leg(live[i], chans)) {
-            rc = calls__end_lost(w, c->id, chans, &ended);
-            lost += ended;
-        } else if (calls__unseen(live[i], chans)) {
-            rc = calls__catch_up(w, &live[i], chans, &ended);
-            caught += ended;
-        } else {
-            continue;
-        }
+        if (!calls__lost_a_leg(live[i], chans) && !calls__unseen(live[i], chans))
+            continue; /* nothing to do: no transaction */
+        rc = calls__reconcile_call(w, &live[i], chans, &was_lost, &was_caught);
+        lost += was_lost;
+        caught += was_caught;
         if (rc != CS_OK && rc != CS_ERR_NOT_FOUND && result == CS_OK)
             result = rc;
     }

@@ -18,6 +18,11 @@ const makeUser = (name) => makeUserOn(api, name);
 const waitStatus = (id, status, token) => waitCallStatus(api, id, status, token, 15000);
 const legsOf = async (id) => (await sim.control('GET', '/_sim/state')).channels
   .filter((x) => x.id.startsWith(`${id}.`));
+// Both legs of call id up in the call's bridge (its id).
+const waitBridged = (id) => waitFor(async () => {
+  const legs = await legsOf(id);
+  return legs.length === 2 && legs.every((x) => x.bridge === id);
+}, { what: `both legs of ${id} in its bridge` });
 
 before(async () => {
   pg = await startPostgres();
@@ -110,10 +115,7 @@ test('a destination that answers while the database is down: the call is answere
     // applies the answer: the call is in progress, both legs bridged.
     const up = await waitStatus(call.id, 'CALL_STATUS_IN_PROGRESS', e.token);
     assert.ok(up.answered_at, 'answered_at set');
-    await waitFor(async () => {
-      const legs = await legsOf(call.id);
-      return legs.length === 2 && legs.every((x) => x.bridge === call.id);
-    }, { what: 'both legs in the call\'s bridge' });
+    await waitBridged(call.id);
     const end = await api.calls.HangupCall({ call_id: call.id }, { token: e.token });
     assert.equal(end.status, 'CALL_STATUS_COMPLETED');
     assert.equal(end.hangup_cause, 'normal');
@@ -151,10 +153,7 @@ test('the database goes away between dialling the destination and the commit: th
     assert.equal(up.callee_channel_id, `${call.id}.b`);
     assert.equal((await dest()).name, channel, 'the same destination channel, not a second one');
     assert.match(svc.proc.log(), new RegExp(`${call.id}\\.b was dialled already; taking it over`));
-    await waitFor(async () => {
-      const legs = await legsOf(call.id);
-      return legs.length === 2 && legs.every((x) => x.bridge === call.id);
-    }, { what: 'both legs in the call\'s bridge' });
+    await waitBridged(call.id);
     const end = await api.calls.HangupCall({ call_id: call.id }, { token: g.token });
     assert.equal(end.status, 'CALL_STATUS_COMPLETED');
   } finally {
