@@ -61,6 +61,8 @@ cs_err auth_identify(const auth_key *k, const char *authorization, int64_t now, 
     memcpy(id->email, c.email, strlen(c.email) + 1);
     id->exp = c.exp;
 out:
+    if (rc != CS_OK)
+        memset(id, 0, sizeof *id);
     return rc;
 }
 

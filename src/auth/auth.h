@@ -43,8 +43,8 @@ auth_role auth_role_parse(const char *s);
 const char *auth_role_name(auth_role r);
 
 /* From the authorization metadata value (may be NULL) at time now.
- * CS_OK fills id; CS_ERR_UNAUTHENTICATED writes a clear reason into msg
- * ("missing bearer token", "token expired", ...). */
+ * CS_OK fills id; CS_ERR_UNAUTHENTICATED zeroes id and writes a clear
+ * reason into msg ("missing bearer token", "token expired", ...). */
 cs_err auth_identify(const auth_key *k, const char *authorization, int64_t now, auth_identity *id,
                      char *msg, size_t msglen);
 

@@ -72,6 +72,27 @@ static void test_bad_headers(void **state)
     assert_string_equal(msg, "missing bearer token (authorization metadata)");
 }
 
+/* A signed token whose sub is longer than a user id (39 characters): refused,
+ * and nothing of it is left in the identity. */
+static void test_long_subject(void **state)
+{
+    char *tok = NULL, hdr[2048], msg[128];
+    const char *sub = "u-0123456789012345678901234567890123456789";
+    int64_t exp = 0;
+    auth_identity id;
+    (void)state;
+    assert_int_equal(auth_issue(&K, sub, AUTH_ROLE_ADMIN, "a@example.com", NOW, &tok, &exp), CS_OK);
+    snprintf(hdr, sizeof hdr, "Bearer %s", tok);
+    memset(&id, 0x5a, sizeof id);
+    assert_int_equal(auth_identify(&K, hdr, NOW + 1, &id, msg, sizeof msg), CS_ERR_UNAUTHENTICATED);
+    assert_string_equal(msg, "malformed token claims");
+    assert_int_equal(id.role, AUTH_ROLE_NONE);
+    assert_string_equal(id.user_id, "");
+    assert_string_equal(id.email, "");
+    assert_int_equal(id.exp, 0);
+    free(tok);
+}
+
 static void test_require(void **state)
 {
     auth_identity agent = {"a", AUTH_ROLE_AGENT, "a@x.y", 0};
@@ -94,9 +115,8 @@ static void test_require(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roles),
-        cmocka_unit_test(test_issue_identify),
-        cmocka_unit_test(test_bad_headers),
+        cmocka_unit_test(test_roles),       cmocka_unit_test(test_issue_identify),
+        cmocka_unit_test(test_bad_headers), cmocka_unit_test(test_long_subject),
         cmocka_unit_test(test_require),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
