@@ -26,6 +26,7 @@
 #include <libwebsockets.h>
 
 #include "common/config.h"
+#include "callservice/v1/ops.pb-c.h"
 #include "common/log.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "metrics.h"
@@ -41,7 +42,7 @@
 #define GW_HEADROOM  (LWS_PRE + GW_HDR_SPACE)
 #define GW_RID_MAX   64
 
-enum gw_req_kind { GW_REQ_ROUTE = 1, GW_REQ_READYZ };
+enum gw_req_kind { GW_REQ_ROUTE = 1, GW_REQ_READYZ, GW_REQ_METRICS };
 
 typedef struct gw_req gw_req;
 struct gw_req {
@@ -405,6 +406,28 @@ static void gw__rpc_done(void *arg, const rpcc_result *res)
         lws_cancel_service(h->ctx);
 }
 
+/* The answer to /metrics, with or without callsvc's part: 200 either way,
+ * and callgw_callsvc_metrics_up says which. */
+static void gw__metrics_answer(gw_req *r)
+{
+    Callservice__V1__GetMetricsResponse *m = NULL;
+    pbjson_buf *out = gw__out(r);
+    if (r->grpc_status == 0)
+        m = callservice__v1__get_metrics_response__unpack(NULL, r->resp_len, r->resp);
+    else
+        gw_metrics_grpc_error(r->h->metrics, r->grpc_status);
+    gw_metrics_render(r->h->metrics, out);
+    pbjson_buf_puts(out, "# HELP callgw_callsvc_metrics_up 1 if callsvc's metrics (callsvc_*) "
+                         "were fetched for this scrape, 0 if callsvc could not be asked.\n"
+                         "# TYPE callgw_callsvc_metrics_up gauge\n");
+    pbjson_buf_puts(out, m ? "callgw_callsvc_metrics_up 1\n" : "callgw_callsvc_metrics_up 0\n");
+    if (m && m->text)
+        pbjson_buf_puts(out, m->text);
+    gw__ready(r, 200, "text/plain; version=0.0.4; charset=utf-8");
+    if (m)
+        callservice__v1__get_metrics_response__free_unpacked(m, NULL);
+}
+
 /* Service thread: turn a completed call into the HTTP answer. */
 static void gw__finish(gw_req *r)
 {
@@ -412,6 +435,10 @@ static void gw__finish(gw_req *r)
     r->rpc_pending = 0;
     if (!r->wsi) {
         gw__req_free(r);
+        return;
+    }
+    if (r->kind == GW_REQ_METRICS) {
+        gw__metrics_answer(r);
         return;
     }
     if (r->grpc_status != 0) {
@@ -552,6 +579,18 @@ static void gw__readyz(gw_req *r)
     r->rpc_pending = 1;
     rpcc_unary_msg(r->h->rpc, "/grpc.health.v1.Health/Check", &req.base, &md, 2000, gw__rpc_done,
                    r);
+}
+
+/* /metrics: callgw's own counters and, fetched for each scrape, callsvc's
+ * (OpsService.GetMetrics), so that one scrape sees the whole service. */
+static void gw__metrics(gw_req *r)
+{
+    Callservice__V1__GetMetricsRequest req = CALLSERVICE__V1__GET_METRICS_REQUEST__INIT;
+    rpcc_md md = {NULL, r->request_id};
+    r->kind = GW_REQ_METRICS;
+    r->rpc_pending = 1;
+    rpcc_unary_msg(r->h->rpc, "/callservice.v1.OpsService/GetMetrics", &req.base, &md, 2000,
+                   gw__rpc_done, r);
 }
 
 /* A request id from the client is kept if it is short and plain. */
@@ -791,8 +830,7 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
             gw__readyz(r);
         } else if (strcmp(path, "/metrics") == 0) {
             r->label = (unsigned)(gw_n_routes + GW_LABEL_METRICS);
-            gw_metrics_render(h->metrics, gw__out(r));
-            gw__ready(r, 200, "text/plain; version=0.0.4; charset=utf-8");
+            gw__metrics(r);
         } else {
             r->label = (unsigned)(gw_n_routes + GW_LABEL_OPENAPI);
             pbjson_buf_append(gw__out(r), h->openapi, h->openapi_len);

@@ -24,7 +24,9 @@
 #include "db/db.h"
 #include "rpc/health.h"
 #include "calls/calls.h"
+#include "events/events.h"
 #include "events/service.h"
+#include "ops/ops.h"
 #include "rpc/rpc.h"
 #include "svc.h"
 #include "users/cache.h"
@@ -67,6 +69,33 @@ static void svc__worker_fini(void *app, void *worker)
         return;
     db_close(w->db);
     free(w);
+}
+
+/* The snapshot OpsService.GetMetrics renders (svc_snapshot_hook). Runs on
+ * rpc threads while the server serves, that is after the event hub and the
+ * calls module started and before they stop. */
+static int64_t svc__start_time;
+
+static void svc__snapshot(const svc_app *app, ops_snapshot *s)
+{
+    ari_client *ari = app->calls ? calls_module_ari(app->calls) : NULL;
+    s->start_time = svc__start_time;
+    for (size_t i = 0; i < sizeof svc__health_names / sizeof *svc__health_names &&
+                       s->n_services < OPS_MAX_SERVICES;
+         i++) {
+        s->services[s->n_services].name = svc__health_names[i].name;
+        s->services[s->n_services++].serving =
+            health_get_status(svc__health_names[i].name) == HEALTH_SERVING;
+    }
+    if (ari) {
+        s->has_ari = 1;
+        s->ari_connected = calls_svc_ari_connected(app);
+        ari_client_counters(ari, &s->ari);
+    }
+    if (app->events) {
+        s->has_events = 1;
+        s->events_seq = events_hub_seq(app->events);
+    }
 }
 
 /* up: the SVC_NEEDS_* bits that are currently satisfied. */
@@ -297,6 +326,8 @@ int main(int argc, char **argv)
     app.jwt.len = strlen(app.cfg.jwt_secret);
     app.jwt.expires_in = app.cfg.jwt_expires_in;
     app.on_presence = NULL; /* events module: see svc.h */
+    app.snapshot = svc__snapshot;
+    svc__start_time = (int64_t)time(NULL);
     rc = run(&app);
     svc_config_free(&app.cfg);
     log_shutdown();

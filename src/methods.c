@@ -4,15 +4,19 @@
  * modules fill their rows in as they land. protoc-c does not mark
  * streaming methods, so the table says which rows stream. RPC_TRY_INLINE
  * marks the reads served from a cache: their handlers answer a hit on the
- * rpc poller and rpc_defer() a miss to a worker (rpc/rpc.h).
+ * rpc poller and rpc_defer() a miss to a worker (rpc/rpc.h). GetMetrics
+ * never blocks and is always answered on the poller, so monitoring gets an
+ * answer even while every worker waits on a database that hangs.
  */
 #include <stddef.h>
 
 #include "callservice/v1/calls.pb-c.h"
 #include "callservice/v1/events.pb-c.h"
+#include "callservice/v1/ops.pb-c.h"
 #include "callservice/v1/users.pb-c.h"
 #include "calls/calls.h"
 #include "events/service.h"
+#include "ops/ops.h"
 #include "rpc/health.h"
 #include "svc.h"
 #include "users/users.h"
@@ -25,6 +29,7 @@
 #define U(m, req, resp, fn, flags) ROW("UserService", m, req, resp, fn, NULL, flags)
 #define C(m, req, resp, fn, flags) ROW("CallService", m, req, resp, fn, NULL, flags)
 #define E(m, req, resp, ufn, sfn)  ROW("EventService", m, req, resp, ufn, sfn, 0)
+#define O(m, req, resp, fn)        ROW("OpsService", m, req, resp, fn, NULL, RPC_TRY_INLINE)
 
 static const rpc_method svc__app_methods[] = {
     U("Register", register_request, auth_response, users_register, 0),
@@ -54,6 +59,8 @@ static const rpc_method svc__app_methods[] = {
     E("WatchEvents", watch_events_request, event, NULL, events_rpc_watch),
     E("PublishTyping", publish_typing_request, publish_typing_response, events_rpc_publish_typing,
       NULL),
+
+    O("GetMetrics", get_metrics_request, get_metrics_response, ops_get_metrics),
 };
 
 #define SVC_N_APP (sizeof svc__app_methods / sizeof *svc__app_methods)

@@ -6,7 +6,7 @@ target_include_directories(callsvc PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_compile_definitions(callsvc PRIVATE CS_SQL_DIR_DEFAULT="${CMAKE_SOURCE_DIR}/sql")
 target_link_libraries(callsvc PRIVATE cs_users cs_auth cs_db cs_rpc cs_proto cs_common
                       Threads::Threads)
-foreach(m calls events ari)
+foreach(m calls events ari ops)
   if(TARGET cs_${m})
     target_link_libraries(callsvc PRIVATE cs_${m})
   endif()

@@ -29,10 +29,16 @@ typedef struct svc_app svc_app;
  * of type USER_STATUS_CHANGED); NULL: no event is written. */
 typedef cs_err (*svc_presence_hook)(svc_app *app, db_conn *db, const Callservice__V1__User *user);
 
+/* Fills what OpsService.GetMetrics reports of the process (ops/ops.h), from
+ * any rpc thread; main.c's. NULL: the metrics hold nothing but defaults. */
+struct ops_snapshot;
+typedef void (*svc_snapshot_hook)(const svc_app *app, struct ops_snapshot *out);
+
 struct svc_app {
     svc_config cfg;
     auth_key jwt;
     svc_presence_hook on_presence;
+    svc_snapshot_hook snapshot;
     void *calls;                /* the calls module's state, if any */
     void *events;               /* the event hub, if any */
     struct ucache *users_cache; /* users/cache.h; NULL: off */

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startPostgres, startSim, startCallsvc, grpcApi, waitFor, sleep, expectGrpcError,
-  makeUser as makeUserOn, waitCallStatus, grpc,
+  makeUser as makeUserOn, waitCallStatus, grpc, waitSimBridged,
 } from './lib/stack.mjs';
 
 let pg; let sim; let svc; let api;
@@ -338,10 +338,7 @@ test('ARI WebSocket down while the destination answers: the call is answered onc
     // The reconnect's reconciliation finds the leg Up and answers the call.
     const up = await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token, 15000);
     assert.ok(up.answered_at);
-    await waitFor(async () => {
-      const legs = (await sim.control('GET', '/_sim/state')).channels.filter((x) => x.id.startsWith(`${c.id}.`));
-      return legs.length === 2 && legs.every((x) => x.bridge === c.id);
-    }, { what: 'both legs in the call\'s bridge' });
+    await waitSimBridged(sim, c.id);
     const done = await api.calls.HangupCall({ call_id: c.id }, { token: users.a.token });
     assert.equal(done.status, 'CALL_STATUS_COMPLETED');
     assert.equal(done.hangup_cause, 'normal');

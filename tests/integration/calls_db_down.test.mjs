@@ -10,19 +10,16 @@ import assert from 'node:assert/strict';
 import {
   startPostgres, startSim, startCallsvc, grpcApi, waitFor, makeUser as makeUserOn, waitCallStatus,
   expectGrpcError,
+  simLegsOf,
+  waitSimBridged,
 } from './lib/stack.mjs';
 
 let pg; let sim; let svc; let api;
 
 const makeUser = (name) => makeUserOn(api, name);
 const waitStatus = (id, status, token) => waitCallStatus(api, id, status, token, 15000);
-const legsOf = async (id) => (await sim.control('GET', '/_sim/state')).channels
-  .filter((x) => x.id.startsWith(`${id}.`));
-// Both legs of call id up in the call's bridge (its id).
-const waitBridged = (id) => waitFor(async () => {
-  const legs = await legsOf(id);
-  return legs.length === 2 && legs.every((x) => x.bridge === id);
-}, { what: `both legs of ${id} in its bridge` });
+const legsOf = (id) => simLegsOf(sim, id);
+const waitBridged = (id) => waitSimBridged(sim, id);
 
 before(async () => {
   pg = await startPostgres();
@@ -67,10 +64,16 @@ test('database restarted under calls in progress: UNAVAILABLE while down, then c
   const gone = (await legsOf(up[1].call.id)).find((x) => x.id.endsWith('.b'));
   assert.ok(gone, 'the second call has its .b leg');
   await sim.control('POST', `/_sim/channels/${encodeURIComponent(gone.id)}/hangup`, { cause: 16 });
+  // An operator sees it in the metrics (OpsService needs no token): the
+  // services that need the database are down, the ARI link is not.
+  await waitFor(async () => /\ncallsvc_serving\{service="callservice\.v1\.UserService"\} 0\n/
+    .test((await api.ops.GetMetrics({})).text), { what: 'metrics: UserService NOT_SERVING', timeoutMs: 20000 });
+  assert.match((await api.ops.GetMetrics({})).text, /\ncallsvc_ari_connected 1\n/);
 
   await pg.start();
   await waitFor(async () => (await api.health.Check({ service: '' })).status === 'SERVING',
     { what: 'health SERVING', timeoutMs: 20000 });
+  assert.match((await api.ops.GetMetrics({})).text, /\ncallsvc_serving\{service=""\} 1\n/);
   // Each flow worker's connection broke; each recovers on its next step.
   const done = await api.calls.HangupCall({ call_id: up[0].call.id }, { token: a.token });
   assert.equal(done.status, 'CALL_STATUS_COMPLETED');

@@ -159,6 +159,9 @@ describe('callgw without callsvc', () => {
     assert.match(r.text, /callgw_http_request_duration_seconds_bucket\{method="GET",route="\/healthz",le="\+Inf"\}/);
     assert.match(r.text, /callgw_grpc_errors_total\{code="UNAVAILABLE"\} \d+/);
     assert.match(r.text, /callgw_http_in_flight 1/);
+    // callsvc's part is missing, and the scrape says so rather than failing
+    assert.match(r.text, /\ncallgw_callsvc_metrics_up 0\n/);
+    assert.doesNotMatch(r.text, /^callsvc_/m);
   });
 });
 
@@ -250,14 +253,41 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     assertError(await call(gw, 'GET', `/api/users/${id}`, { headers: auth }), 404, 'NOT_FOUND');
   });
 
+  test('metrics: callsvc\'s own, fetched for each scrape, after callgw\'s', async () => {
+    const r = await call(gw, 'GET', '/metrics');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    assert.match(r.text, /\ncallgw_callsvc_metrics_up 1\n/);
+    assert.match(r.text, /\ncallsvc_start_time_seconds \d{10}\n/);
+    for (const s of ['', 'callservice.v1.UserService', 'callservice.v1.CallService', 'callservice.v1.EventService']) {
+      assert.match(r.text, new RegExp(`\\ncallsvc_serving\\{service="${s.replace(/\./g, '\\.')}"\\} 1\\n`), s);
+    }
+    assert.match(r.text, /\n# TYPE callsvc_events_last_seq gauge\ncallsvc_events_last_seq \d+\n/);
+    // no Asterisk configured here (ARI_URL empty): no ARI metrics, not zeros
+    assert.doesNotMatch(r.text, /callsvc_ari_/);
+    // every sample follows its TYPE line
+    const typed = new Set();
+    for (const line of r.text.split('\n').filter(Boolean)) {
+      if (line.startsWith('# TYPE ')) typed.add(line.split(' ')[2]);
+      else if (!line.startsWith('#')) {
+        const name = line.split(/[{ ]/)[0];
+        assert.ok(typed.has(name) || typed.has(name.replace(/_(bucket|sum|count)$/, '')), line);
+      }
+    }
+  });
+
   test('callsvc restarted under the gateway: 503 while down, then it recovers', async () => {
     await svc.stop();
+    const m = await call(gw, 'GET', '/metrics');
+    assert.equal(m.status, 200, m.text);
+    assert.match(m.text, /\ncallgw_callsvc_metrics_up 0\n/);
     assertError(await call(gw, 'GET', '/readyz'), 503, 'UNAVAILABLE');
     assertError(await call(gw, 'POST', '/api/users/login', { body: ADMIN }), 503, 'UNAVAILABLE');
     await svc.restart();
     await waitFor(async () => (await call(gw, 'POST', '/api/users/login', { body: ADMIN })).status === 200,
       { timeoutMs: 10000, what: 'the gateway to reach callsvc again' });
     assert.equal((await call(gw, 'GET', '/readyz')).status, 200);
+    assert.match((await call(gw, 'GET', '/metrics')).text, /\ncallgw_callsvc_metrics_up 1\n/);
   });
 });
 
@@ -729,6 +759,12 @@ describe('callgw calls endpoints (callsvc + PostgreSQL + ARI simulator)',
       const m = await call(gw, 'GET', '/metrics');
       assert.match(m.text, /callgw_http_requests_total\{method="GET",route="\/api\/calls\/active",status="200"\} \d+/);
       assert.match(m.text, /callgw_http_in_flight 1\n/);
+      // with the simulator as Asterisk: the link is up and the calls made above went through it
+      assert.match(m.text, /\ncallsvc_ari_connected 1\n/);
+      assert.match(m.text, /\ncallsvc_ari_connects_total [1-9]\d*\n/);
+      assert.match(m.text, /\ncallsvc_ari_events_total [1-9]\d*\n/);
+      assert.match(m.text, /\ncallsvc_ari_requests_total [1-9]\d*\n/);
+      assert.match(m.text, /\ncallsvc_ari_events_invalid_total 0\n/);
     });
 
     test('SIGTERM: a request in flight is finished before callgw exits', async () => {

@@ -298,7 +298,7 @@ export function protoPackage() {
   if (!pkgCache) {
     const def = protoLoader.loadSync([
       'callservice/v1/users.proto', 'callservice/v1/calls.proto', 'callservice/v1/events.proto',
-      'grpc/health/v1/health.proto',
+      'callservice/v1/ops.proto', 'grpc/health/v1/health.proto',
     ], { includeDirs: [protoDir, '/usr/include'], keepCase: true, longs: String, enums: String,
       defaults: true, oneofs: true });
     pkgCache = grpc.loadPackageDefinition(def);
@@ -334,7 +334,7 @@ function promisify(client) {
   return api;
 }
 
-// { users, calls, events, health, close() } with promise-returning methods:
+// { users, calls, events, ops, health, close() } with promise-returning methods:
 // api.users.Login(req, { token, requestId, deadlineMs, meta }).
 export function grpcApi(addr, channelOptions = {}) {
   const pkg = protoPackage();
@@ -344,10 +344,11 @@ export function grpcApi(addr, channelOptions = {}) {
   const users = promisify(new v1.UserService(addr, creds, o));
   const calls = promisify(new v1.CallService(addr, creds, o));
   const events = promisify(new v1.EventService(addr, creds, o));
+  const ops = promisify(new v1.OpsService(addr, creds, o));
   const health = promisify(new pkg.grpc.health.v1.Health(addr, creds, o));
   return {
-    users, calls, events, health,
-    close() { for (const s of [users, calls, events, health]) s.client.close(); },
+    users, calls, events, ops, health,
+    close() { for (const s of [users, calls, events, ops, health]) s.client.close(); },
   };
 }
 
@@ -385,4 +386,17 @@ export function waitCallStatus(api, id, status, token, timeoutMs = 10000) {
     const c = await api.calls.GetCall({ call_id: id }, { token });
     return c.status === status ? c : null;
   }, { timeoutMs, what: `call ${id} to be ${status}` });
+}
+
+// The simulator's channels of call id (its legs are named <id>.a, <id>.b...).
+export async function simLegsOf(sim, id) {
+  return (await sim.control('GET', '/_sim/state')).channels.filter((x) => x.id.startsWith(`${id}.`));
+}
+
+// Waits until both legs of call id are up in the call's bridge (its id).
+export function waitSimBridged(sim, id) {
+  return waitFor(async () => {
+    const legs = await simLegsOf(sim, id);
+    return legs.length === 2 && legs.every((x) => x.bridge === id);
+  }, { what: `both legs of ${id} in its bridge` });
 }

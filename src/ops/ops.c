@@ -1,0 +1,122 @@
+/*
+ * ops: renders the process snapshot as Prometheus text, and serves it.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "ops/ops.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "callservice/v1/ops.pb-c.h"
+#include "svc.h"
+
+/* One metric's HELP and TYPE lines. */
+static void ops__head(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value with \, " and newline escaped, as the text format wants. */
+static void ops__label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', f);
+        if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+/* The ARI client's counters: name, help, field. */
+static const struct {
+    const char *name;
+    const char *help;
+    size_t offset;
+} ops__ari_counters[] = {
+    {"callsvc_ari_events_total", "ARI events received and decoded (known or not).",
+     offsetof(ari_counters, events_received)},
+    {"callsvc_ari_events_unknown_total", "ARI events of a type callsvc does not use (dropped).",
+     offsetof(ari_counters, events_unknown)},
+    {"callsvc_ari_events_invalid_total", "ARI WebSocket messages that did not decode.",
+     offsetof(ari_counters, events_invalid)},
+    {"callsvc_ari_connects_total", "Successful ARI WebSocket connects.",
+     offsetof(ari_counters, connects)},
+    {"callsvc_ari_reconnects_total", "Successful ARI WebSocket connects after the first.",
+     offsetof(ari_counters, reconnects)},
+    {"callsvc_ari_requests_total", "ARI REST requests sent.",
+     offsetof(ari_counters, rest_requests)},
+    {"callsvc_ari_request_failures_total",
+     "ARI REST requests that failed (refused, timed out or "
+     "answered with an error).",
+     offsetof(ari_counters, rest_failures)},
+};
+
+char *ops_render(const ops_snapshot *s)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    ops__head(f, "callsvc_start_time_seconds", "gauge", "When callsvc started (unix seconds).");
+    fprintf(f, "callsvc_start_time_seconds %" PRId64 "\n", s->start_time);
+    ops__head(f, "callsvc_serving", "gauge",
+              "1 while a gRPC service is SERVING as grpc.health.v1 reports it, 0 while not; "
+              "service=\"\" is the server as a whole.");
+    for (size_t i = 0; i < s->n_services && i < OPS_MAX_SERVICES; i++) {
+        fputs("callsvc_serving{service=\"", f);
+        ops__label(f, s->services[i].name ? s->services[i].name : "");
+        fprintf(f, "\"} %d\n", s->services[i].serving ? 1 : 0);
+    }
+    if (s->has_ari) {
+        ops__head(f, "callsvc_ari_connected", "gauge",
+                  "1 while the ARI events WebSocket is up, 0 while not.");
+        fprintf(f, "callsvc_ari_connected %d\n", s->ari_connected ? 1 : 0);
+        for (size_t i = 0; i < sizeof ops__ari_counters / sizeof *ops__ari_counters; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)&s->ari + ops__ari_counters[i].offset, sizeof v);
+            ops__head(f, ops__ari_counters[i].name, "counter", ops__ari_counters[i].help);
+            fprintf(f, "%s %" PRIu64 "\n", ops__ari_counters[i].name, v);
+        }
+    }
+    if (s->has_events) {
+        ops__head(f, "callsvc_events_last_seq", "gauge",
+                  "Sequence number of the last stored event the hub has seen.");
+        fprintf(f, "callsvc_events_last_seq %" PRId64 "\n", s->events_seq);
+    }
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+cs_err ops_get_metrics(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    svc_app *app = svc_app_of(ctx);
+    Callservice__V1__GetMetricsResponse *r = NULL;
+    ops_snapshot s;
+    cs_err e = CS_ERR_INTERNAL;
+    (void)req;
+
+    memset(&s, 0, sizeof s);
+    if (app->snapshot)
+        app->snapshot(app, &s);
+    r = malloc(sizeof *r);
+    if (!r)
+        goto out;
+    callservice__v1__get_metrics_response__init(r);
+    r->text = ops_render(&s);
+    if (!r->text)
+        goto out;
+    *resp = &r->base;
+    r = NULL;
+    e = CS_OK;
+out:
+    free(r);
+    return e == CS_OK ? CS_OK : rpc_fail(ctx, e, "out of memory");
+}
