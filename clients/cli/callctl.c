@@ -30,6 +30,7 @@
 
 #include "callservice/v1/calls.pb-c.h"
 #include "callservice/v1/events.pb-c.h"
+#include "callservice/v1/ops.pb-c.h"
 #include "callservice/v1/users.pb-c.h"
 #include "common/err.h"
 #include "pbjson.h"
@@ -58,31 +59,37 @@ static int exit_code_for(cs_err e)
 
 /* How a human sees a response: columns are JSON paths into the response
  * ("sipDevice.extension"); list is the repeated field holding the rows, or
- * NULL for a single message shown as "key: value" lines. */
+ * NULL for a single message shown as "key: value" lines. raw names a string
+ * field printed as it is instead (a text document such as metrics). */
 typedef struct view {
     const char *list;
     const char *columns[10];
+    const char *raw;
 } view;
 
-static const view view_user = {NULL,
-                               {"id", "name", "email", "role", "status", "sipDevice.extension"}};
-static const view view_users = {"users",
-                                {"id", "name", "email", "role", "status", "sipDevice.extension"}};
+static const view view_user = {
+    NULL, {"id", "name", "email", "role", "status", "sipDevice.extension"}, NULL};
+static const view view_users = {
+    "users", {"id", "name", "email", "role", "status", "sipDevice.extension"}, NULL};
 static const view view_call = {NULL,
                                {"id", "status", "direction", "caller.name", "caller.extension",
                                 "callee.extension", "callee.number", "hangupCause", "createdAt",
-                                "durationSeconds"}};
+                                "durationSeconds"},
+                               NULL};
 static const view view_calls = {"calls",
                                 {"id", "status", "direction", "caller.extension", "caller.number",
                                  "callee.extension", "callee.number", "createdAt",
-                                 "durationSeconds"}};
-static const view view_note = {NULL, {"id", "callId", "authorName", "text", "createdAt"}};
+                                 "durationSeconds"},
+                                NULL};
+static const view view_note = {NULL, {"id", "callId", "authorName", "text", "createdAt"}, NULL};
 static const view view_stats = {NULL,
                                 {"total", "answerRate", "averageDurationSeconds",
-                                 "maxDurationSeconds", "averageWaitSeconds", "from", "to"}};
-static const view view_auth = {NULL,
-                               {"user.id", "user.name", "user.email", "user.role", "expiresAt"}};
-static const view view_none = {NULL, {NULL}};
+                                 "maxDurationSeconds", "averageWaitSeconds", "from", "to"},
+                                NULL};
+static const view view_auth = {
+    NULL, {"user.id", "user.name", "user.email", "user.role", "expiresAt"}, NULL};
+static const view view_none = {NULL, {NULL}, NULL};
+static const view view_text = {NULL, {NULL}, "text"};
 
 enum cmd_flags {
     CMD_NO_AUTH = 1, /* no token needed */
@@ -102,6 +109,7 @@ typedef struct command {
 
 #define US "/callservice.v1.UserService/"
 #define CS "/callservice.v1.CallService/"
+#define OS "/callservice.v1.OpsService/"
 static const command commands[] = {
     {{"login", NULL},
      US "Login",
@@ -256,6 +264,14 @@ static const command commands[] = {
      &view_stats,
      0,
      "calls stats [--from RFC3339] [--to RFC3339] [--user-id ID]"},
+    {{"metrics", NULL},
+     OS "GetMetrics",
+     &callservice__v1__get_metrics_request__descriptor,
+     &callservice__v1__get_metrics_response__descriptor,
+     {NULL},
+     &view_text,
+     CMD_NO_AUTH,
+     "metrics   (callsvc's own, in the Prometheus text format)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
@@ -416,6 +432,9 @@ static void print_response(const ProtobufCMessage *msg, const view *v, int as_js
         if (s)
             puts(s);
         free(s);
+    } else if (v->raw) {
+        const char *text = json_string_value(json_object_get(j, v->raw));
+        fputs(text ? text : "", stdout);
     } else if (v->list) {
         json_t *rows = json_object_get(j, v->list);
         print_table(rows, v);

@@ -307,6 +307,16 @@ describe('callctl', () => {
     fs.writeFileSync(path.join(configDir, 'last_seq'), `${seqs.at(-1)}\n`);
   });
 
+  test('metrics: callsvc\'s Prometheus text as it is, no login needed', () => {
+    const r = ctl(['metrics'], { env: { CALLCTL_CONFIG_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'callctl-none-')) } });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^# HELP callsvc_start_time_seconds /);
+    assert.match(r.out, /\ncallsvc_serving\{service="callservice\.v1\.CallService"\} 1\n/);
+    assert.match(r.out, /\ncallsvc_ari_connected 1\n/);
+    assert.ok(r.out.endsWith('\n'));
+    assert.match(ctlJson(['metrics']).text, /callsvc_events_last_seq \d+/);
+  });
+
   test('unreachable server: exit 10', () => {
     const r = spawnSync(bins.callctl, ['--addr', '127.0.0.1:1', '--timeout', '2000', 'login', ADMIN.email],
       { encoding: 'utf8', env: { ...process.env, CALLCTL_CONFIG_DIR: configDir, CALLCTL_PASSWORD: 'x' } });
