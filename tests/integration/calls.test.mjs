@@ -320,6 +320,13 @@ test('ARI WebSocket dropped mid-call: the call goes on and ends right', async ()
   assert.equal(done.hangup_cause, 'normal');
 });
 
+// One sample of callsvc's metrics (OpsService, no token), as a number.
+async function metric(name) {
+  const m = (await api.ops.GetMetrics({})).text.match(new RegExp(`\\n${name} (\\d+)\\n`));
+  assert.ok(m, `metric ${name}`);
+  return Number(m[1]);
+}
+
 test('ARI WebSocket down while the destination answers: the call is answered once it is back', async () => {
   const n = nextNumber();
   await far(`PJSIP/${n}@trunk`, { mode: 'answer', answer_after_ms: 1800 });
@@ -331,7 +338,10 @@ test('ARI WebSocket down while the destination answers: the call is answered onc
     await waitFor(async () => !!(await dest()), { what: 'the destination leg dialled' });
     // No events WebSocket for 3 s: the destination's answer is never
     // delivered (REST keeps working).
+    const reconnects = await metric('callsvc_ari_reconnects_total');
     await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 3000 });
+    // the metrics show the link down while it is
+    await waitFor(async () => (await metric('callsvc_ari_connected')) === 0, { what: 'metrics: ARI down' });
     await waitFor(async () => (await dest())?.state === 'Up', { what: 'the destination answered' });
     assert.equal((await call(c.id, { token: users.a.token })).status, 'CALL_STATUS_RINGING',
       'callsvc cannot have seen the answer yet');
@@ -339,6 +349,8 @@ test('ARI WebSocket down while the destination answers: the call is answered onc
     const up = await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token, 15000);
     assert.ok(up.answered_at);
     await waitSimBridged(sim, c.id);
+    assert.equal(await metric('callsvc_ari_connected'), 1);
+    assert.ok(await metric('callsvc_ari_reconnects_total') > reconnects, 'one more reconnect counted');
     const done = await api.calls.HangupCall({ call_id: c.id }, { token: users.a.token });
     assert.equal(done.status, 'CALL_STATUS_COMPLETED');
     assert.equal(done.hangup_cause, 'normal');
