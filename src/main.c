@@ -95,6 +95,7 @@ static void svc__snapshot(const svc_app *app, ops_snapshot *s)
     if (app->events) {
         s->has_events = 1;
         s->events_seq = events_hub_seq(app->events);
+        s->events_subscribers = events_hub_subscribers(app->events);
     }
 }
 

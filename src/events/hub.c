@@ -291,6 +291,16 @@ int64_t events_hub_seq(events_hub *hub)
     return v;
 }
 
+size_t events_hub_subscribers(events_hub *hub)
+{
+    size_t n;
+
+    pthread_mutex_lock(&hub->mu);
+    n = hub->n_subs;
+    pthread_mutex_unlock(&hub->mu);
+    return n;
+}
+
 /* --- listener ------------------------------------------------------------ */
 
 /* Tells the other modules' channels whether notifications flow. */

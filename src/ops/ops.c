@@ -87,6 +87,8 @@ char *ops_render(const ops_snapshot *s)
         ops__head(f, "callsvc_events_last_seq", "gauge",
                   "Sequence number of the last stored event the hub has seen.");
         fprintf(f, "callsvc_events_last_seq %" PRId64 "\n", s->events_seq);
+        ops__head(f, "callsvc_events_subscribers", "gauge", "WatchEvents streams open.");
+        fprintf(f, "callsvc_events_subscribers %zu\n", s->events_subscribers);
     }
     if (fclose(f) != 0) {
         free(text);

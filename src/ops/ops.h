@@ -36,6 +36,7 @@ typedef struct ops_snapshot {
     ari_counters ari;
     int has_events; /* the event hub runs */
     int64_t events_seq;
+    size_t events_subscribers;
 } ops_snapshot;
 
 /* s as Prometheus text (version 0.0.4), every name "callsvc_...". NULL if

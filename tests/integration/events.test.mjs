@@ -164,6 +164,23 @@ test('presence: the user and supervisors see it, another agent does not, on both
   for (const w of [w1, w2, wsB]) w.cancel();
 });
 
+test('metrics: the streams open on an instance and the last seq its hub has seen', async () => {
+  const metric = async (name) => Number((await apiB.ops.GetMetrics({})).text
+    .match(new RegExp(`\\n${name} (\\d+)\\n`))[1]);
+  const n0 = await metric('callsvc_events_subscribers');
+  const w1 = watch(apiB, sup.token);
+  const w2 = watch(apiB, ag1.token);
+  await settled(w1, ag1);
+  await settled(w2, ag1);
+  assert.equal(await metric('callsvc_events_subscribers'), n0 + 2);
+  await waitFor(async () => (await metric('callsvc_events_last_seq')) === headSeq(),
+    { what: 'the metric to reach the head seq' });
+  w1.cancel();
+  w2.cancel();
+  await waitFor(async () => (await metric('callsvc_events_subscribers')) === n0,
+    { what: 'both streams gone from the metric' });
+});
+
 test('call events arrive in order with their contents; an agent sees only its own calls', async () => {
   const other = uuid();
   // replay from a known seq, then live: no race with registration

@@ -64,6 +64,7 @@ static void test_full_snapshot(void **state)
     s.ari.rest_failures = 5;
     s.has_events = 1;
     s.events_seq = 9001;
+    s.events_subscribers = 7;
     text = ops_render(&s);
     assert_non_null(text);
     check_well_formed(text);
@@ -77,6 +78,7 @@ static void test_full_snapshot(void **state)
     assert_non_null(strstr(text, "\ncallsvc_ari_request_failures_total 5\n"));
     assert_non_null(strstr(text, "# TYPE callsvc_ari_requests_total counter\n"));
     assert_non_null(strstr(text, "\ncallsvc_events_last_seq 9001\n"));
+    assert_non_null(strstr(text, "\ncallsvc_events_subscribers 7\n"));
     free(text);
 }
 
