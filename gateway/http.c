@@ -66,7 +66,7 @@ struct gw_req {
     /* gRPC outcome, filled on the completion-queue thread */
     int grpc_status;
     char *grpc_msg;
-    uint8_t *resp; /* the raw answer, kept only for /readyz */
+    uint8_t *resp; /* the raw answer, kept for /readyz and /metrics */
     size_t resp_len;
     int json_ready; /* out holds the answer's JSON, written on that thread */
     /* the answer */
@@ -364,7 +364,7 @@ out:
  * (the lws loop is callgw's bottleneck: one thread for every connection).
  * Only a success comes from that one thread (rpcc calls back failures on
  * the caller's thread, with no answer), so h->arena has a single user.
- * /readyz keeps the raw answer for gw__finish. */
+ * /readyz and /metrics keep the raw answer for gw__finish. */
 static void gw__rpc_done(void *arg, const rpcc_result *res)
 {
     gw_req *r = arg;
@@ -407,21 +407,26 @@ static void gw__rpc_done(void *arg, const rpcc_result *res)
 }
 
 /* The answer to /metrics, with or without callsvc's part: 200 either way,
- * and callgw_callsvc_metrics_up says which. */
+ * and callgw_callsvc_metrics_up says which. A failed scrape of callsvc is
+ * not counted in callgw_grpc_errors_total (the API's errors). */
 static void gw__metrics_answer(gw_req *r)
 {
     Callservice__V1__GetMetricsResponse *m = NULL;
     pbjson_buf *out = gw__out(r);
-    if (r->grpc_status == 0)
+    int up = 0;
+    if (r->grpc_status == 0) {
         m = callservice__v1__get_metrics_response__unpack(NULL, r->resp_len, r->resp);
-    else
-        gw_metrics_grpc_error(r->h->metrics, r->grpc_status);
+        up = m != NULL && gw_metrics_foreign_ok(m->text, "callsvc_");
+        if (!up)
+            log_warn("/metrics: callsvc's metrics %s; left out",
+                     m ? "are not Prometheus text of callsvc_ lines" : "do not decode");
+    }
     gw_metrics_render(r->h->metrics, out);
     pbjson_buf_puts(out, "# HELP callgw_callsvc_metrics_up 1 if callsvc's metrics (callsvc_*) "
                          "were fetched for this scrape, 0 if callsvc could not be asked.\n"
                          "# TYPE callgw_callsvc_metrics_up gauge\n");
-    pbjson_buf_puts(out, m ? "callgw_callsvc_metrics_up 1\n" : "callgw_callsvc_metrics_up 0\n");
-    if (m && m->text)
+    pbjson_buf_puts(out, up ? "callgw_callsvc_metrics_up 1\n" : "callgw_callsvc_metrics_up 0\n");
+    if (up)
         pbjson_buf_puts(out, m->text);
     gw__ready(r, 200, "text/plain; version=0.0.4; charset=utf-8");
     if (m)

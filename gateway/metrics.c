@@ -164,3 +164,13 @@ void gw_metrics_render(const gw_metrics *m, pbjson_buf *out)
         pbjson_buf_puts(out, line);
     }
 }
+
+int gw_metrics_foreign_ok(const char *text, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    int ok = text != NULL && *text != '\0' && text[strlen(text) - 1] == '\n';
+    /* Every line ends with '\n' (the last one does), so strchr finds one. */
+    for (const char *p = text; ok && *p; p = strchr(p, '\n') + 1)
+        ok = *p == '#' || (strncmp(p, prefix, plen) == 0 && p[plen] != '\n');
+    return ok;
+}

@@ -37,5 +37,10 @@ void gw_metrics_in_flight(gw_metrics *m, int delta);
 /* A gRPC call that ended with a non-OK status (grpc_status_code). */
 void gw_metrics_grpc_error(gw_metrics *m, int code);
 void gw_metrics_render(const gw_metrics *m, pbjson_buf *out);
+/* Whether text from another process (callsvc's OpsService.GetMetrics) may be
+ * appended to a scrape: not empty, ending with a newline, every line a
+ * comment or a sample whose name starts with prefix. A bad line would make
+ * Prometheus drop the whole scrape, callgw's part with it. */
+int gw_metrics_foreign_ok(const char *text, const char *prefix);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "db/db.h"
@@ -75,10 +76,13 @@ static void svc__worker_fini(void *app, void *worker)
  * rpc threads while the server serves, that is after the event hub and the
  * calls module started and before they stop. */
 static int64_t svc__start_time;
+static char svc__hostname[256];
 
 static void svc__snapshot(const svc_app *app, ops_snapshot *s)
 {
     ari_client *ari = app->calls ? calls_module_ari(app->calls) : NULL;
+    s->hostname = svc__hostname;
+    s->grpc_addr = app->cfg.grpc_addr;
     s->start_time = svc__start_time;
     for (size_t i = 0; i < sizeof svc__health_names / sizeof *svc__health_names &&
                        s->n_services < OPS_MAX_SERVICES;
@@ -329,6 +333,8 @@ int main(int argc, char **argv)
     app.on_presence = NULL; /* events module: see svc.h */
     app.snapshot = svc__snapshot;
     svc__start_time = (int64_t)time(NULL);
+    if (gethostname(svc__hostname, sizeof svc__hostname - 1) != 0)
+        svc__hostname[0] = '\0';
     rc = run(&app);
     svc_config_free(&app.cfg);
     log_shutdown();

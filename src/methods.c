@@ -29,7 +29,7 @@
 #define U(m, req, resp, fn, flags) ROW("UserService", m, req, resp, fn, NULL, flags)
 #define C(m, req, resp, fn, flags) ROW("CallService", m, req, resp, fn, NULL, flags)
 #define E(m, req, resp, ufn, sfn)  ROW("EventService", m, req, resp, ufn, sfn, 0)
-#define O(m, req, resp, fn)        ROW("OpsService", m, req, resp, fn, NULL, RPC_TRY_INLINE)
+#define O(m, req, resp, fn, flags) ROW("OpsService", m, req, resp, fn, NULL, flags)
 
 static const rpc_method svc__app_methods[] = {
     U("Register", register_request, auth_response, users_register, 0),
@@ -60,7 +60,7 @@ static const rpc_method svc__app_methods[] = {
     E("PublishTyping", publish_typing_request, publish_typing_response, events_rpc_publish_typing,
       NULL),
 
-    O("GetMetrics", get_metrics_request, get_metrics_response, ops_get_metrics),
+    O("GetMetrics", get_metrics_request, get_metrics_response, ops_get_metrics, RPC_TRY_INLINE),
 };
 
 #define SVC_N_APP (sizeof svc__app_methods / sizeof *svc__app_methods)

@@ -104,9 +104,10 @@ events_hub *events_hub_start(const char *db_url, const events_config *cfg,
 /* Stops the threads and frees the hub. Call it after the rpc server has
  * stopped (rpc_server_wait_and_free): every stream's on_close has run. */
 void events_hub_stop(events_hub *hub);
-/* The last seq the hub has read (for tests, logs and metrics). */
+/* The last seq the hub has read (for tests, logs and metrics), and the
+ * WatchEvents streams open now (metrics). Lock-free: they never wait for
+ * the hub's dispatch. */
 int64_t events_hub_seq(events_hub *hub);
-/* WatchEvents streams open now (for metrics). */
 size_t events_hub_subscribers(events_hub *hub);
 
 #endif

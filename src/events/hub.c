@@ -95,8 +95,12 @@ struct events_hub {
     pthread_mutex_t mu; /* subs, n_subs, seq, sub states and cursors */
     pthread_cond_t replay_cv;
     events_sub *subs;
-    size_t n_subs;
-    int64_t seq; /* everything through seq has been dispatched */
+    /* n_subs and seq are written under mu and also read without it, by the
+     * metrics (events_hub_seq, events_hub_subscribers): the listener holds mu
+     * while it dispatches to every subscriber, and the metrics are answered
+     * on the rpc poller, which must not wait for that. */
+    _Atomic size_t n_subs;
+    _Atomic int64_t seq; /* everything through seq has been dispatched */
     int replay_kick;
     size_t replay_rr; /* round-robin start among replaying subscribers */
     pthread_mutex_t close_mu;
@@ -283,22 +287,12 @@ out:
 
 int64_t events_hub_seq(events_hub *hub)
 {
-    int64_t v;
-
-    pthread_mutex_lock(&hub->mu);
-    v = hub->seq;
-    pthread_mutex_unlock(&hub->mu);
-    return v;
+    return atomic_load_explicit(&hub->seq, memory_order_relaxed);
 }
 
 size_t events_hub_subscribers(events_hub *hub)
 {
-    size_t n;
-
-    pthread_mutex_lock(&hub->mu);
-    n = hub->n_subs;
-    pthread_mutex_unlock(&hub->mu);
-    return n;
+    return atomic_load_explicit(&hub->n_subs, memory_order_relaxed);
 }
 
 /* --- listener ------------------------------------------------------------ */

@@ -55,22 +55,48 @@ static const struct {
      offsetof(ari_counters, rest_failures)},
 };
 
+/* A label's value in quotes ("" for NULL). */
+static void ops__quoted(FILE *f, const char *v)
+{
+    fputc('"', f);
+    ops__label(f, v ? v : "");
+    fputc('"', f);
+}
+
 char *ops_render(const ops_snapshot *s)
 {
     char *text = NULL;
     size_t len = 0;
+    int ok = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f)
-        return NULL;
+        goto out;
+    ops__head(f, "callsvc_info", "gauge",
+              "Which callsvc answered (1): with several behind one callgw, callgw asks one of "
+              "them; ask each one directly to see them all.");
+    fputs("callsvc_info{hostname=", f);
+    ops__quoted(f, s->hostname);
+    fputs(",grpc_addr=", f);
+    ops__quoted(f, s->grpc_addr);
+    fputs("} 1\n", f);
     ops__head(f, "callsvc_start_time_seconds", "gauge", "When callsvc started (unix seconds).");
     fprintf(f, "callsvc_start_time_seconds %" PRId64 "\n", s->start_time);
+    /* The health service "" (the server as a whole) is callsvc_ready: an
+     * empty label value would read as no label at all. */
+    ops__head(f, "callsvc_ready", "gauge",
+              "1 while callsvc as a whole is SERVING (its database and, if configured, ARI "
+              "reachable), 0 while not.");
+    for (size_t i = 0; i < s->n_services && i < OPS_MAX_SERVICES; i++)
+        if (!s->services[i].name || !*s->services[i].name)
+            fprintf(f, "callsvc_ready %d\n", s->services[i].serving ? 1 : 0);
     ops__head(f, "callsvc_serving", "gauge",
-              "1 while a gRPC service is SERVING as grpc.health.v1 reports it, 0 while not; "
-              "service=\"\" is the server as a whole.");
+              "1 while a gRPC service is SERVING as grpc.health.v1 reports it, 0 while not.");
     for (size_t i = 0; i < s->n_services && i < OPS_MAX_SERVICES; i++) {
-        fputs("callsvc_serving{service=\"", f);
-        ops__label(f, s->services[i].name ? s->services[i].name : "");
-        fprintf(f, "\"} %d\n", s->services[i].serving ? 1 : 0);
+        if (!s->services[i].name || !*s->services[i].name)
+            continue;
+        fputs("callsvc_serving{service=", f);
+        ops__quoted(f, s->services[i].name);
+        fprintf(f, "} %d\n", s->services[i].serving ? 1 : 0);
     }
     if (s->has_ari) {
         ops__head(f, "callsvc_ari_connected", "gauge",
@@ -90,9 +116,13 @@ char *ops_render(const ops_snapshot *s)
         ops__head(f, "callsvc_events_subscribers", "gauge", "WatchEvents streams open.");
         fprintf(f, "callsvc_events_subscribers %zu\n", s->events_subscribers);
     }
-    if (fclose(f) != 0) {
+    ok = !ferror(f);
+    if (fclose(f) != 0)
+        ok = 0;
+out:
+    if (!ok) {
         free(text);
-        return NULL;
+        text = NULL;
     }
     return text;
 }
@@ -102,7 +132,7 @@ cs_err ops_get_metrics(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessa
     svc_app *app = svc_app_of(ctx);
     Callservice__V1__GetMetricsResponse *r = NULL;
     ops_snapshot s;
-    cs_err e = CS_ERR_INTERNAL;
+    cs_err e = CS_ERR_RESOURCE;
     (void)req;
 
     memset(&s, 0, sizeof s);

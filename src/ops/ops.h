@@ -8,7 +8,7 @@
  * module only renders it, so the rendering is testable on its own.
  *
  * Ownership: ops_render returns a malloc'd string the caller frees; a
- * snapshot's service names are borrowed (static storage in main.c).
+ * snapshot's strings are borrowed (static storage and the config in main.c).
  */
 #ifndef CS_OPS_H
 #define CS_OPS_H
@@ -25,7 +25,9 @@
 #define OPS_MAX_SERVICES 8
 
 typedef struct ops_snapshot {
-    int64_t start_time; /* unix seconds the process started */
+    const char *hostname;  /* borrowed */
+    const char *grpc_addr; /* borrowed: GRPC_ADDR */
+    int64_t start_time;    /* unix seconds the process started */
     size_t n_services;
     struct {
         const char *name; /* "" for the server as a whole */
@@ -44,8 +46,9 @@ typedef struct ops_snapshot {
 char *ops_render(const ops_snapshot *s);
 
 /* OpsService.GetMetrics: no token needed (see proto/callservice/v1/ops.proto).
- * Never blocks (atomics and the health table only), so it runs on the rpc
- * poller (RPC_TRY_INLINE) and never defers. */
+ * Never blocks (atomics, and the health table's mutex, held only to copy a
+ * status), so it runs on the rpc poller (RPC_TRY_INLINE) and never defers;
+ * the snapshot hook must keep it so. */
 cs_err ops_get_metrics(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
 
 #endif

@@ -68,12 +68,14 @@ test('database restarted under calls in progress: UNAVAILABLE while down, then c
   // services that need the database are down, the ARI link is not.
   await waitFor(async () => /\ncallsvc_serving\{service="callservice\.v1\.UserService"\} 0\n/
     .test((await api.ops.GetMetrics({})).text), { what: 'metrics: UserService NOT_SERVING', timeoutMs: 20000 });
-  assert.match((await api.ops.GetMetrics({})).text, /\ncallsvc_ari_connected 1\n/);
+  const down = (await api.ops.GetMetrics({})).text;
+  assert.match(down, /\ncallsvc_ari_connected 1\n/);
+  assert.match(down, /\ncallsvc_ready 0\n/);
 
   await pg.start();
   await waitFor(async () => (await api.health.Check({ service: '' })).status === 'SERVING',
     { what: 'health SERVING', timeoutMs: 20000 });
-  assert.match((await api.ops.GetMetrics({})).text, /\ncallsvc_serving\{service=""\} 1\n/);
+  assert.match((await api.ops.GetMetrics({})).text, /\ncallsvc_ready 1\n/);
   // Each flow worker's connection broke; each recovers on its next step.
   const done = await api.calls.HangupCall({ call_id: up[0].call.id }, { token: a.token });
   assert.equal(done.status, 'CALL_STATUS_COMPLETED');

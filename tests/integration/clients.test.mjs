@@ -310,7 +310,8 @@ describe('callctl', () => {
   test('metrics: callsvc\'s Prometheus text as it is, no login needed', () => {
     const r = ctl(['metrics'], { env: { CALLCTL_CONFIG_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'callctl-none-')) } });
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^# HELP callsvc_start_time_seconds /);
+    assert.match(r.out, /^# HELP callsvc_info /);
+    assert.match(r.out, new RegExp(`\\ncallsvc_info\\{hostname="[^"]*",grpc_addr="${svc.addr}"\\} 1\\n`));
     assert.match(r.out, /\ncallsvc_serving\{service="callservice\.v1\.CallService"\} 1\n/);
     assert.match(r.out, /\ncallsvc_ari_connected 1\n/);
     assert.ok(r.out.endsWith('\n'));

@@ -259,7 +259,9 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     assert.equal(r.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
     assert.match(r.text, /\ncallgw_callsvc_metrics_up 1\n/);
     assert.match(r.text, /\ncallsvc_start_time_seconds \d{10}\n/);
-    for (const s of ['', 'callservice.v1.UserService', 'callservice.v1.CallService', 'callservice.v1.EventService']) {
+    assert.match(r.text, /\ncallsvc_ready 1\n/);
+    assert.match(r.text, new RegExp(`\\ncallsvc_info\\{hostname="[^"]*",grpc_addr="${svc.addr}"\\} 1\\n`));
+    for (const s of ['callservice.v1.UserService', 'callservice.v1.CallService', 'callservice.v1.EventService']) {
       assert.match(r.text, new RegExp(`\\ncallsvc_serving\\{service="${s.replace(/\./g, '\\.')}"\\} 1\\n`), s);
     }
     assert.match(r.text, /\n# TYPE callsvc_events_last_seq gauge\ncallsvc_events_last_seq \d+\n/);

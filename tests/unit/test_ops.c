@@ -50,6 +50,8 @@ static void test_full_snapshot(void **state)
     char *text;
     (void)state;
     memset(&s, 0, sizeof s);
+    s.hostname = "host-1";
+    s.grpc_addr = "0.0.0.0:50051";
     s.start_time = 1764600000;
     s.n_services = 2;
     s.services[0].name = "";
@@ -69,7 +71,11 @@ static void test_full_snapshot(void **state)
     assert_non_null(text);
     check_well_formed(text);
     assert_non_null(strstr(text, "\ncallsvc_start_time_seconds 1764600000\n"));
-    assert_non_null(strstr(text, "\ncallsvc_serving{service=\"\"} 0\n"));
+    assert_non_null(strstr(text, "# HELP callsvc_info "));
+    assert_non_null(
+        strstr(text, "\ncallsvc_info{hostname=\"host-1\",grpc_addr=\"0.0.0.0:50051\"} 1\n"));
+    assert_non_null(strstr(text, "\ncallsvc_ready 0\n"));
+    assert_null(strstr(text, "service=\"\""));
     assert_non_null(strstr(text, "\ncallsvc_serving{service=\"callservice.v1.UserService\"} 1\n"));
     assert_non_null(strstr(text, "\ncallsvc_ari_connected 1\n"));
     assert_non_null(strstr(text, "\ncallsvc_ari_events_total 42\n"));
@@ -98,7 +104,9 @@ static void test_without_ari(void **state)
     check_well_formed(text);
     assert_null(strstr(text, "callsvc_ari_"));
     assert_null(strstr(text, "callsvc_events_"));
-    assert_non_null(strstr(text, "\ncallsvc_serving{service=\"\"} 1\n"));
+    assert_non_null(strstr(text, "\ncallsvc_ready 1\n"));
+    /* a NULL hostname is an empty label, not a crash */
+    assert_non_null(strstr(text, "\ncallsvc_info{hostname=\"\",grpc_addr=\"\"} 1\n"));
     free(text);
 }
 
@@ -111,10 +119,12 @@ static void test_label_escaping(void **state)
     memset(&s, 0, sizeof s);
     s.n_services = 1;
     s.services[0].name = "a\"b\\c\nd";
+    s.hostname = "h\"1";
     s.services[0].serving = 1;
     text = ops_render(&s);
     assert_non_null(text);
     assert_non_null(strstr(text, "callsvc_serving{service=\"a\\\"b\\\\c\\nd\"} 1\n"));
+    assert_non_null(strstr(text, "callsvc_info{hostname=\"h\\\"1\",grpc_addr=\"\"} 1\n"));
     free(text);
 }
 
