@@ -91,6 +91,14 @@ static void svc__snapshot(const svc_app *app, ops_snapshot *s)
         s->services[s->n_services++].serving =
             health_get_status(svc__health_names[i].name) == HEALTH_SERVING;
     }
+    if (app->calls) {
+        calls_counters cc;
+        calls_module_counters(app->calls, &cc);
+        s->has_calls = 1;
+        s->calls_lost = cc.calls_lost;
+        s->calls_caught_up = cc.calls_caught_up;
+        s->calls_flow_queued = cc.flow_queued;
+    }
     if (ari) {
         s->has_ari = 1;
         s->ari_connected = calls_svc_ari_connected(app);

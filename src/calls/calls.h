@@ -62,6 +62,13 @@ void calls_module_set_ari(calls_module *m, ari_client *ari);
  * (before the workers) and frees it. */
 void calls_module_own_ari(calls_module *m);
 ari_client *calls_module_ari(calls_module *m);
+/* For metrics; lock-free (atomics). */
+typedef struct calls_counters {
+    uint64_t calls_lost;      /* live calls a reconciliation ended (failed, lost): a leg gone */
+    uint64_t calls_caught_up; /* live calls it applied a leg's unseen answer or ringing to */
+    uint64_t flow_queued;     /* ARI events and commands waiting for a flow worker now */
+} calls_counters;
+void calls_module_counters(calls_module *m, calls_counters *out);
 /* Stops the owned ARI client if any, then the flow workers, and frees. An
  * ARI client not owned must be stopped by its owner first. */
 void calls_module_free(calls_module *m);

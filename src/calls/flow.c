@@ -36,6 +36,7 @@
 #include "calls/internal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,9 @@ struct calls_module {
     lcache *cache; /* borrowed; NULL: none */
     pthread_mutex_t route_lock;
     calls_route *routes[ROUTE_BUCKETS];
+    /* for calls_module_counters (metrics) */
+    _Atomic uint64_t n_lost, n_caught;
+    _Atomic int64_t n_queued; /* jobs in every worker's queue */
 };
 
 typedef enum calls_leg { LEG_NONE, LEG_CALLER, LEG_CALLEE, LEG_PENDING } calls_leg;
@@ -1577,6 +1581,8 @@ static cs_err calls__reconcile(calls_worker *w)
         if (!owned && ari_bridge_destroy(m->ari, id, &err) != CS_OK)
             log_debug("calls: destroy leftover bridge %s: %s", id, err.message);
     }
+    atomic_fetch_add_explicit(&m->n_lost, lost, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->n_caught, caught, memory_order_relaxed);
     if (lost)
         log_warn("calls: reconciliation: %zu call(s) lost their channels", lost);
     if (caught)
@@ -1599,6 +1605,7 @@ static void calls__push(calls_worker *w, calls_job *job)
     else
         w->head = job;
     w->tail = job;
+    atomic_fetch_add_explicit(&w->m->n_queued, 1, memory_order_relaxed);
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
@@ -1644,6 +1651,7 @@ static int calls__take(calls_worker *w, calls_job **jobs)
     } while (n < CALLS_BATCH && calls__batchable(w, jobs[0]) && calls__batchable(w, w->head));
     if (!w->head)
         w->tail = NULL;
+    atomic_fetch_sub_explicit(&w->m->n_queued, n, memory_order_relaxed);
     pthread_mutex_unlock(&w->lock);
     return n;
 }
@@ -1915,6 +1923,14 @@ void calls_module_own_ari(calls_module *m)
 ari_client *calls_module_ari(calls_module *m)
 {
     return m->ari;
+}
+
+void calls_module_counters(calls_module *m, calls_counters *out)
+{
+    int64_t q = atomic_load_explicit(&m->n_queued, memory_order_relaxed);
+    out->calls_lost = atomic_load_explicit(&m->n_lost, memory_order_relaxed);
+    out->calls_caught_up = atomic_load_explicit(&m->n_caught, memory_order_relaxed);
+    out->flow_queued = q > 0 ? (uint64_t)q : 0;
 }
 
 void calls_module_free(calls_module *m)

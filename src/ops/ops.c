@@ -109,6 +109,18 @@ char *ops_render(const ops_snapshot *s)
             fprintf(f, "%s %" PRIu64 "\n", ops__ari_counters[i].name, v);
         }
     }
+    if (s->has_calls) {
+        ops__head(f, "callsvc_calls_lost_total", "counter",
+                  "Live calls a reconciliation (after an ARI reconnect or a database outage) ended "
+                  "as failed, lost: Asterisk no longer had a leg.");
+        fprintf(f, "callsvc_calls_lost_total %" PRIu64 "\n", s->calls_lost);
+        ops__head(f, "callsvc_calls_caught_up_total", "counter",
+                  "Live calls a reconciliation applied a leg's unseen answer or ringing to.");
+        fprintf(f, "callsvc_calls_caught_up_total %" PRIu64 "\n", s->calls_caught_up);
+        ops__head(f, "callsvc_calls_flow_queued", "gauge",
+                  "ARI events and call commands waiting for a flow worker.");
+        fprintf(f, "callsvc_calls_flow_queued %" PRIu64 "\n", s->calls_flow_queued);
+    }
     if (s->has_events) {
         ops__head(f, "callsvc_events_last_seq", "gauge",
                   "Sequence number of the last stored event the hub has seen.");

@@ -36,6 +36,8 @@ typedef struct ops_snapshot {
     int has_ari; /* an ARI client is configured (ARI_URL) */
     int ari_connected;
     ari_counters ari;
+    int has_calls; /* the calls module runs */
+    uint64_t calls_lost, calls_caught_up, calls_flow_queued;
     int has_events; /* the event hub runs */
     int64_t events_seq;
     size_t events_subscribers;

@@ -339,6 +339,7 @@ test('ARI WebSocket down while the destination answers: the call is answered onc
     // No events WebSocket for 3 s: the destination's answer is never
     // delivered (REST keeps working).
     const reconnects = await metric('callsvc_ari_reconnects_total');
+    const caught = await metric('callsvc_calls_caught_up_total');
     await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 3000 });
     // the metrics show the link down while it is
     await waitFor(async () => (await metric('callsvc_ari_connected')) === 0, { what: 'metrics: ARI down' });
@@ -351,6 +352,8 @@ test('ARI WebSocket down while the destination answers: the call is answered onc
     await waitSimBridged(sim, c.id);
     assert.equal(await metric('callsvc_ari_connected'), 1);
     assert.ok(await metric('callsvc_ari_reconnects_total') > reconnects, 'one more reconnect counted');
+    assert.equal(await metric('callsvc_calls_caught_up_total'), caught + 1, 'the unseen answer counted');
+    await waitFor(async () => (await metric('callsvc_calls_flow_queued')) === 0, { what: 'the flow queues empty' });
     const done = await api.calls.HangupCall({ call_id: c.id }, { token: users.a.token });
     assert.equal(done.status, 'CALL_STATUS_COMPLETED');
     assert.equal(done.hangup_cause, 'normal');

@@ -51,6 +51,9 @@ test('database restarted under calls in progress: UNAVAILABLE while down, then c
   for (const u of up) await waitStatus(u.call.id, 'CALL_STATUS_IN_PROGRESS', u.from.token);
   const pid = svc.proc.pid;
   const channelsBefore = (await sim.control('GET', '/_sim/state')).channels.length;
+  const lostMetric = async () => Number((await api.ops.GetMetrics({})).text
+    .match(/\ncallsvc_calls_lost_total (\d+)\n/)[1]);
+  const lostBefore = await lostMetric();
 
   await pg.stop();
   // Nothing can be recorded: refused, and the device leg MakeCall created
@@ -87,6 +90,7 @@ test('database restarted under calls in progress: UNAVAILABLE while down, then c
   // remaining leg hung up, without anyone hanging up through the API.
   const second = await waitStatus(up[1].call.id, 'CALL_STATUS_FAILED', c.token);
   assert.equal(second.hangup_cause, 'lost');
+  assert.equal(await lostMetric(), lostBefore + 1, 'the metrics count the call reconciliation ended');
   await waitFor(async () => (await legsOf(up[1].call.id)).length === 0, { what: 'the second call\'s legs gone' });
   // A new call goes through its whole life.
   const fresh = await api.calls.MakeCall({ to: d.ext }, { token: c.token });

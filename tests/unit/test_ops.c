@@ -64,6 +64,9 @@ static void test_full_snapshot(void **state)
     s.ari.events_invalid = 2;
     s.ari.reconnects = 3;
     s.ari.rest_failures = 5;
+    s.has_calls = 1;
+    s.calls_lost = 4;
+    s.calls_flow_queued = 12;
     s.has_events = 1;
     s.events_seq = 9001;
     s.events_subscribers = 7;
@@ -85,6 +88,9 @@ static void test_full_snapshot(void **state)
     assert_non_null(strstr(text, "# TYPE callsvc_ari_requests_total counter\n"));
     assert_non_null(strstr(text, "\ncallsvc_events_last_seq 9001\n"));
     assert_non_null(strstr(text, "\ncallsvc_events_subscribers 7\n"));
+    assert_non_null(strstr(text, "\ncallsvc_calls_lost_total 4\n"));
+    assert_non_null(strstr(text, "\ncallsvc_calls_caught_up_total 0\n"));
+    assert_non_null(strstr(text, "\ncallsvc_calls_flow_queued 12\n"));
     free(text);
 }
 
@@ -104,6 +110,7 @@ static void test_without_ari(void **state)
     check_well_formed(text);
     assert_null(strstr(text, "callsvc_ari_"));
     assert_null(strstr(text, "callsvc_events_"));
+    assert_null(strstr(text, "callsvc_calls_"));
     assert_non_null(strstr(text, "\ncallsvc_ready 1\n"));
     /* a NULL hostname is an empty label, not a crash */
     assert_non_null(strstr(text, "\ncallsvc_info{hostname=\"\",grpc_addr=\"\"} 1\n"));
