@@ -717,6 +717,15 @@ static int gw__eio_http_begin(gw_http *h, struct lws *wsi, gw_pss *pss, const ch
                               eio_server *srv);
 #endif
 
+/* lws 4.1 does not decode a chunked (or any transfer-coded) request body:
+ * it would reach no handler, and its bytes would be read as the next
+ * request on the connection. Such a request is refused and the connection
+ * closed. */
+static int gw__chunked(struct lws *wsi)
+{
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+}
+
 /* LWS_CALLBACK_HTTP: a request's headers are in. */
 static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *path)
 {
@@ -761,6 +770,13 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
     if (lws_hdr_copy(wsi, r->authorization, sizeof r->authorization, WSI_TOKEN_HTTP_AUTHORIZATION) <
         0)
         r->authorization[0] = '\0';
+    if (gw__chunked(wsi)) {
+        gw__add_hdr(r, "connection", "close");
+        gw__http_error(r, 411, "LENGTH_REQUIRED",
+                       "a request body needs a Content-Length (chunked transfer coding is not "
+                       "supported)");
+        goto done;
+    }
 
     mr = gw_route_match(method, path, &r->match);
     if (strcmp(method, "OPTIONS") == 0 && mr != GW_MATCH_NOT_FOUND) {
@@ -952,6 +968,10 @@ static int gw__eio_http_begin(gw_http *h, struct lws *wsi, gw_pss *pss, const ch
                               eio_server *srv)
 {
     char clen[32];
+    if (gw__chunked(wsi)) {
+        log_info("engine.io: %s with a transfer-coded body (not supported): closing", method);
+        return -1;
+    }
     pss->kind = GW_CONN_EIO_HTTP;
     pss->eio_srv = srv;
     memset(&pss->eio, 0, sizeof pss->eio);

@@ -278,6 +278,21 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     }
   });
 
+  test('a chunked request body: 411 with the reason, and the connection closed (not read as a next request)', async () => {
+    const body = JSON.stringify(ADMIN);
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const r = await rawClient(gw.port, [
+      'POST /api/users/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Transfer-Encoding: chunked\r\n\r\n${chunked}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`]);
+    assert.match(r.got, /^HTTP\/1\.1 411 /);
+    assert.match(r.got, /"code":"LENGTH_REQUIRED"/);
+    assert.match(r.got, /Content-Length/);
+    assert.equal(r.got.match(/HTTP\/1\.1 /g).length, 1, r.got);
+    // the same body with its length goes through
+    const ok = await call(gw, 'POST', '/api/users/login', { body: ADMIN });
+    assert.equal(ok.status, 200, ok.text);
+  });
+
   test('callsvc restarted under the gateway: 503 while down, then it recovers', async () => {
     await svc.stop();
     const m = await call(gw, 'GET', '/metrics');
