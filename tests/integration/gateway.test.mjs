@@ -9,6 +9,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import {
   startPostgres, startSim, startCallsvc, startCallgw, bins, ADMIN, waitFor, sleep,
 } from './lib/stack.mjs';
@@ -267,6 +268,11 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     assert.match(r.text, /\n# TYPE callsvc_events_last_seq gauge\ncallsvc_events_last_seq \d+\n/);
     // no Asterisk configured here (ARI_URL empty): no ARI metrics, not zeros
     assert.doesNotMatch(r.text, /callsvc_ari_/);
+    // Prometheus's own linter accepts the whole scrape
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
+    assert.equal(lint.error, undefined, 'promtool is missing (Debian package prometheus)');
+    assert.equal(lint.status, 0, `${lint.stdout}${lint.stderr}`);
+    assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'promtool has remarks');
     // every sample follows its TYPE line
     const typed = new Set();
     for (const line of r.text.split('\n').filter(Boolean)) {
