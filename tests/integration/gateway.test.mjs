@@ -28,6 +28,15 @@ async function call(gw, method, path, { body, headers = {}, raw } = {}) {
   return { status: res.status, headers: res.headers, text, json };
 }
 
+// Prometheus's own linter (promtool, Debian package prometheus) accepts a
+// whole scrape without a remark.
+function assertPromtool(text) {
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(lint.error, undefined, 'promtool is missing (Debian package prometheus)');
+  assert.equal(lint.status, 0, `${lint.stdout}${lint.stderr}`);
+  assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'promtool has remarks');
+}
+
 function assertError(r, status, code, msgPattern) {
   assert.equal(r.status, status, r.text);
   assert.equal(r.headers.get('content-type'), 'application/json');
@@ -163,6 +172,7 @@ describe('callgw without callsvc', () => {
     // callsvc's part is missing, and the scrape says so rather than failing
     assert.match(r.text, /\ncallgw_callsvc_metrics_up 0\n/);
     assert.doesNotMatch(r.text, /^callsvc_/m);
+    assertPromtool(r.text);
   });
 });
 
@@ -268,11 +278,7 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     assert.match(r.text, /\n# TYPE callsvc_events_last_seq gauge\ncallsvc_events_last_seq \d+\n/);
     // no Asterisk configured here (ARI_URL empty): no ARI metrics, not zeros
     assert.doesNotMatch(r.text, /callsvc_ari_/);
-    // Prometheus's own linter accepts the whole scrape
-    const lint = spawnSync('promtool', ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
-    assert.equal(lint.error, undefined, 'promtool is missing (Debian package prometheus)');
-    assert.equal(lint.status, 0, `${lint.stdout}${lint.stderr}`);
-    assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'promtool has remarks');
+    assertPromtool(r.text);
     // every sample follows its TYPE line
     const typed = new Set();
     for (const line of r.text.split('\n').filter(Boolean)) {
@@ -788,6 +794,7 @@ describe('callgw calls endpoints (callsvc + PostgreSQL + ARI simulator)',
       assert.match(m.text, /\ncallsvc_ari_events_total [1-9]\d*\n/);
       assert.match(m.text, /\ncallsvc_ari_requests_total [1-9]\d*\n/);
       assert.match(m.text, /\ncallsvc_ari_events_invalid_total 0\n/);
+      assertPromtool(m.text);
     });
 
     test('SIGTERM: a request in flight is finished before callgw exits', async () => {
