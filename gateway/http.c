@@ -726,6 +726,26 @@ static int gw__chunked(struct lws *wsi)
     return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
 }
 
+/* A client that sent "Expect: 100-continue" waits for the interim answer
+ * before it sends the body (curl gives up waiting after 1 s, others wait
+ * longer); lws 4.1 does not send it. Only a body that will be read gets
+ * it: a request refused on its headers is answered at once instead, as
+ * RFC 9110 allows. Returns -1 if the socket cannot take it. */
+static int gw__continue(struct lws *wsi)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    unsigned char buf[LWS_PRE + sizeof cont];
+    char expect[32];
+    if (lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT) <= 0 ||
+        strcasecmp(expect, "100-continue") != 0)
+        return 0;
+    memcpy(buf + LWS_PRE, cont, sizeof cont - 1);
+    return lws_write(wsi, buf + LWS_PRE, sizeof cont - 1, LWS_WRITE_HTTP_HEADERS) ==
+                   (int)(sizeof cont - 1)
+               ? 0
+               : -1;
+}
+
 /* LWS_CALLBACK_HTTP: a request's headers are in. */
 static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *path)
 {
@@ -810,7 +830,7 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
                 goto done;
             }
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, h->cfg.client_timeout_s);
-            if (gw__copy_query(r, wsi) != 0)
+            if (gw__copy_query(r, wsi) != 0 || gw__continue(wsi) != 0)
                 return -1;
             return 0; /* the body follows */
         }

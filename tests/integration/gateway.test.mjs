@@ -305,6 +305,32 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     assert.equal(ok.status, 200, ok.text);
   });
 
+  test('Expect: 100-continue: the interim 100 comes before the body is sent, then the answer', async () => {
+    const body = JSON.stringify(ADMIN);
+    const s = net.connect(gw.port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => { got += d; });
+    await new Promise((resolve) => s.on('connect', resolve));
+    s.write('POST /api/users/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+    await waitFor(() => got.includes('\r\n\r\n'), { what: 'an interim answer', timeoutMs: 3000 });
+    assert.equal(got, 'HTTP/1.1 100 Continue\r\n\r\n');
+    s.write(body);
+    await waitFor(() => /\r\n\r\n\{.*\}$/s.test(got.slice(25)), { what: 'the final answer' });
+    assert.match(got.slice(25), /^HTTP\/1\.1 200 /);
+    assert.match(got, /"token":"/);
+    s.destroy();
+    // refused on its headers: no 100, the answer at once
+    const s2 = net.connect(gw.port, '127.0.0.1');
+    let got2 = '';
+    s2.on('data', (d) => { got2 += d; });
+    await new Promise((resolve) => s2.on('connect', resolve));
+    s2.write('POST /api/nothing HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+    await waitFor(() => /\}$/.test(got2), { what: 'the 404', timeoutMs: 3000 });
+    assert.match(got2, /^HTTP\/1\.1 404 /);
+    s2.destroy();
+  });
+
   test('callsvc restarted under the gateway: 503 while down, then it recovers', async () => {
     await svc.stop();
     const m = await call(gw, 'GET', '/metrics');
