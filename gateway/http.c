@@ -731,19 +731,28 @@ static int gw__chunked(struct lws *wsi)
  * longer); lws 4.1 does not send it. Only a body that will be read gets
  * it: a request refused on its headers is answered at once instead, as
  * RFC 9110 allows. Returns -1 if the socket cannot take it. */
+static int gw__expects_continue(struct lws *wsi)
+{
+    char expect[32], version[16];
+    /* An HTTP/1.0 client's Expect is ignored (RFC 9110 10.1.1). */
+    return lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP) > 0 &&
+           strcmp(version, "HTTP/1.1") == 0 &&
+           lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT) > 0 &&
+           strcasecmp(expect, "100-continue") == 0;
+}
+
 static int gw__continue(struct lws *wsi)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     unsigned char buf[LWS_PRE + sizeof cont];
-    char expect[32];
-    if (lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT) <= 0 ||
-        strcasecmp(expect, "100-continue") != 0)
+    int n;
+    if (!gw__expects_continue(wsi))
         return 0;
+    /* Straight to the socket, ahead of the answer (lws keeps no state for
+     * it; an unsent tail is buffered and goes out before anything else). */
     memcpy(buf + LWS_PRE, cont, sizeof cont - 1);
-    return lws_write(wsi, buf + LWS_PRE, sizeof cont - 1, LWS_WRITE_HTTP_HEADERS) ==
-                   (int)(sizeof cont - 1)
-               ? 0
-               : -1;
+    n = lws_write(wsi, buf + LWS_PRE, sizeof cont - 1, LWS_WRITE_HTTP_HEADERS);
+    return n == (int)(sizeof cont - 1) ? 0 : -1;
 }
 
 /* LWS_CALLBACK_HTTP: a request's headers are in. */
@@ -754,6 +763,7 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
     gw_req *r;
     gw_match_result mr;
     char clen[32];
+    int rc = 0;
     for (size_t i = 0; i < sizeof gw__methods / sizeof *gw__methods; i++)
         if (lws_hdr_total_length(wsi, gw__methods[i].tok) > 0) {
             method = gw__methods[i].name;
@@ -779,6 +789,13 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
         snprintf(r->origin, sizeof r->origin, "%s", origin);
     log_set_context(r->request_id, NULL);
 
+    if (gw__chunked(wsi)) {
+        gw__add_hdr(r, "connection", "close");
+        gw__http_error(r, 411, "LENGTH_REQUIRED",
+                       "chunked transfer coding is not supported: send the body with a "
+                       "Content-Length and no Transfer-Encoding");
+        goto done;
+    }
     if (gw__header_bytes(wsi) > h->cfg.max_header) {
         gw__http_error(r, 431, "HEADERS_TOO_LARGE", "request headers too large");
         goto done;
@@ -790,13 +807,6 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
     if (lws_hdr_copy(wsi, r->authorization, sizeof r->authorization, WSI_TOKEN_HTTP_AUTHORIZATION) <
         0)
         r->authorization[0] = '\0';
-    if (gw__chunked(wsi)) {
-        gw__add_hdr(r, "connection", "close");
-        gw__http_error(r, 411, "LENGTH_REQUIRED",
-                       "a request body needs a Content-Length (chunked transfer coding is not "
-                       "supported)");
-        goto done;
-    }
 
     mr = gw_route_match(method, path, &r->match);
     if (strcmp(method, "OPTIONS") == 0 && mr != GW_MATCH_NOT_FOUND) {
@@ -822,8 +832,9 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
         if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
             strtoull(clen, NULL, 10) > 0) {
             unsigned long long cl = strtoull(clen, NULL, 10);
-            if (cl > 8 * h->cfg.max_body) {
-                /* Far too large to swallow: answer and close. */
+            /* Far too large to swallow, or too large and not sent yet (the
+             * client waits for a 100): answer and close. */
+            if (cl > 8 * h->cfg.max_body || (cl > h->cfg.max_body && gw__expects_continue(wsi))) {
                 gw__add_hdr(r, "connection", "close");
                 gw__http_error(r, 413, "PAYLOAD_TOO_LARGE", "request body too large");
                 r->body_seen = (size_t)-1;
@@ -831,11 +842,13 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
             }
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, h->cfg.client_timeout_s);
             if (gw__copy_query(r, wsi) != 0 || gw__continue(wsi) != 0)
-                return -1;
-            return 0; /* the body follows */
+                rc = -1;
+            goto done; /* the body follows */
         }
-        if (gw__copy_query(r, wsi) != 0)
-            return -1;
+        if (gw__copy_query(r, wsi) != 0) {
+            rc = -1;
+            goto done;
+        }
         gw__dispatch(r);
         goto done;
     }
@@ -887,7 +900,7 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
     gw__http_error(r, 404, "NOT_FOUND", "no such path");
 done:
     log_clear_context();
-    return 0;
+    return rc;
 }
 
 static int gw__on_body(gw_http *h, gw_req *r, const char *in, size_t len)

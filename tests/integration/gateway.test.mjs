@@ -329,6 +329,23 @@ describe('callgw in front of callsvc', { skip: haveCallsvc ? false : `no callsvc
     await waitFor(() => /\}$/.test(got2), { what: 'the 404', timeoutMs: 3000 });
     assert.match(got2, /^HTTP\/1\.1 404 /);
     s2.destroy();
+    // a body over the limit is refused before it is sent: 413 and closed, no 100
+    const big = await rawClient(gw.port, ['POST /api/users/login HTTP/1.1\r\nHost: x\r\n' +
+      `Content-Length: ${2 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`]);
+    assert.match(big.got, /^HTTP\/1\.1 413 /);
+    assert.ok(big.ms < 3000, `closed after ${big.ms} ms`);
+    // an HTTP/1.0 client's Expect is ignored: no 100
+    const old = net.connect(gw.port, '127.0.0.1');
+    let got3 = '';
+    old.on('data', (d) => { got3 += d; });
+    await new Promise((resolve) => old.on('connect', resolve));
+    old.write(`POST /api/users/login HTTP/1.0\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+    await sleep(300);
+    assert.equal(got3, '');
+    old.write(body);
+    await waitFor(() => /"token":"/.test(got3), { what: 'the HTTP/1.0 answer' });
+    assert.match(got3, /^HTTP\/1\.0 200 /);
+    old.destroy();
   });
 
   test('callsvc restarted under the gateway: 503 while down, then it recovers', async () => {
