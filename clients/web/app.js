@@ -19,6 +19,7 @@ const state = {
   openCall: null,
   typingTimer: null,
   typingSent: false,
+  readyTimer: null,
 };
 
 // --- helpers -------------------------------------------------------------
@@ -89,7 +90,29 @@ async function login(ev) {
   }
 }
 
+// --- service status ------------------------------------------------------
+// /readyz is 200 while callsvc can place calls (database and Asterisk
+// reachable). Asked every READY_UP_MS while it is, every READY_DOWN_MS while
+// it is not, so the banner comes and goes within seconds.
+const READY_UP_MS = 5000;
+const READY_DOWN_MS = 2000;
+
+async function checkReady() {
+  clearTimeout(state.readyTimer);
+  if (!state.token) return;
+  let up = false;
+  try {
+    up = (await fetch('/readyz', { cache: 'no-store' })).ok;
+  } catch {
+    up = false; // callgw itself unreachable: the socket's state says so too
+  }
+  $('#service-down').hidden = up;
+  if (state.token) state.readyTimer = setTimeout(checkReady, up ? READY_UP_MS : READY_DOWN_MS);
+}
+
 function logout() {
+  clearTimeout(state.readyTimer);
+  $('#service-down').hidden = true;
   state.token = '';
   localStorage.removeItem('cs.token');
   localStorage.removeItem('cs.lastSeq');
@@ -124,6 +147,7 @@ async function start() {
     a.hidden = a.dataset.role === 'admin' ? state.me.role !== 'admin' : !isSupervisor();
   }
   connectSocket();
+  checkReady();
   route();
 }
 

@@ -33,7 +33,8 @@ before(async () => {
   fs.mkdirSync(shots, { recursive: true });
   pg = await startPostgres();
   sim = await startSim();
-  svc = await startCallsvc({ pg, sim });
+  // A short ARI backoff: the service-status test waits for the reconnect.
+  svc = await startCallsvc({ pg, sim, env: { ARI_BACKOFF_MAX_MS: '1000' } });
   gw = await startCallgw({ svc, env: { STATIC_DIR: path.join(repoRoot, 'clients/web') } });
   api = grpcApi(svc.addr);
   // The gateway answers once its channel to callsvc is up (as a load
@@ -310,6 +311,20 @@ test('history filters, presence, user management for admins', async () => {
   await waitFor(async () => (await api.users.GetProfile({}, { token: adminToken })).status === 'PRESENCE_STATUS_OFFLINE',
     { what: 'presence offline after logout' });
   assert.equal(await page.evaluate(() => localStorage.getItem('cs.token')), null);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test('a banner while calls cannot be placed (Asterisk unreachable), gone when it is back', async () => {
+  const { page, errors } = await loginPage({ ...ADMIN });
+  assert.equal(await page.isHidden('#service-down'), true);
+  // No ARI WebSocket for 10 s: callsvc is NOT_SERVING (health every 2 s),
+  // /readyz 503, and the console (asking every 5 s) says so.
+  await sim.control('POST', '/_sim/faults/drop_websockets', { down_ms: 10000 });
+  await page.waitForSelector('#service-down', { state: 'visible', timeout: 10000 });
+  assert.match(await page.textContent('#service-down'), /Calls are unavailable/);
+  await shot(page, '11-service-down.png');
+  await page.waitForSelector('#service-down', { state: 'hidden', timeout: 20000 });
   assert.deepEqual(errors, []);
   await page.context().close();
 });
