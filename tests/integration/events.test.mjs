@@ -317,7 +317,14 @@ test('a slow consumer is cut off with RESOURCE_EXHAUSTED while another keeps rec
   slow.stream.pause(); // stops reading: HTTP/2 flow control backs up into the server's queue
   const base = fast.stored().length;
   const emitted = await emit(['--users', `${ag1.id},${other}`, '--calls', '1500', '--concurrent', '50']);
-  await fast.waitCount(base + emitted.length, 'the fast watcher to get everything', 30000);
+  // (if the fast one is cut off or short, the timeout says how)
+  await waitFor(() => {
+    if (fast.ended) throw new Error(`the fast watcher ended: ${fast.error?.details || 'end of stream'}`);
+    if (fast.stored().length < base + emitted.length) {
+      throw new Error(`${fast.stored().length - base} of ${emitted.length} events so far`);
+    }
+    return true;
+  }, { what: 'the fast watcher to get everything', timeoutMs: 30000 });
   // on time though the other watcher is stuck: 99% within 1 s of commit
   // (generous: this machine is shared; bench/events_bench.mjs measures it)
   const got = fast.stored().slice(base);

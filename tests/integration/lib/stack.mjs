@@ -11,7 +11,8 @@
 //
 // Binaries come from CS_BUILD_DIR (default build/debug), or CALLSVC_BIN,
 // CALLGW_BIN, ARI_SIM_BIN. Each child's output goes to
-// test-output/<file>/<name>.log, and its last lines are printed if it dies.
+// test-output/<build>/<file>/<name>.log (<build>: debug, asan: each pass of
+// scripts/test keeps its own), and its last lines are printed if it dies.
 // PostgreSQL refuses to run as root, so as root it runs as the `postgres`
 // user (runuser) in a temp folder that user owns.
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,7 +30,7 @@ export const protoDir = path.join(repoRoot, 'proto');
 export const tracesDir = process.env.ARI_TRACES_DIR || path.resolve(repoRoot, '../shared/ari/traces');
 const PG_BIN = process.env.PG_BIN || '/usr/lib/postgresql/15/bin';
 const isRoot = process.getuid && process.getuid() === 0;
-const outDir = path.join(repoRoot, 'test-output',
+const outDir = path.join(repoRoot, 'test-output', path.basename(buildDir),
   path.basename(process.argv[1] || 'adhoc').replace(/\.test\.mjs$/, ''));
 
 export const bins = {
