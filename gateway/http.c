@@ -25,8 +25,8 @@
 
 #include <libwebsockets.h>
 
-#include "common/config.h"
 #include "callservice/v1/ops.pb-c.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "metrics.h"
@@ -576,14 +576,21 @@ static void gw__dispatch(gw_req *r)
     protobuf_c_message_free_unpacked(msg, NULL);
 }
 
+/* An operations request's gRPC call to callsvc (no token, 2 s): its raw
+ * answer comes back to gw__finish, which answers by r->kind. */
+static void gw__ask_callsvc(gw_req *r, enum gw_req_kind kind, const char *method,
+                            const ProtobufCMessage *req)
+{
+    rpcc_md md = {NULL, r->request_id};
+    r->kind = kind;
+    r->rpc_pending = 1;
+    rpcc_unary_msg(r->h->rpc, method, req, &md, 2000, gw__rpc_done, r);
+}
+
 static void gw__readyz(gw_req *r)
 {
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-    rpcc_md md = {NULL, r->request_id};
-    r->kind = GW_REQ_READYZ;
-    r->rpc_pending = 1;
-    rpcc_unary_msg(r->h->rpc, "/grpc.health.v1.Health/Check", &req.base, &md, 2000, gw__rpc_done,
-                   r);
+    gw__ask_callsvc(r, GW_REQ_READYZ, "/grpc.health.v1.Health/Check", &req.base);
 }
 
 /* /metrics: callgw's own counters and, fetched for each scrape, callsvc's
@@ -591,11 +598,7 @@ static void gw__readyz(gw_req *r)
 static void gw__metrics(gw_req *r)
 {
     Callservice__V1__GetMetricsRequest req = CALLSERVICE__V1__GET_METRICS_REQUEST__INIT;
-    rpcc_md md = {NULL, r->request_id};
-    r->kind = GW_REQ_METRICS;
-    r->rpc_pending = 1;
-    rpcc_unary_msg(r->h->rpc, "/callservice.v1.OpsService/GetMetrics", &req.base, &md, 2000,
-                   gw__rpc_done, r);
+    gw__ask_callsvc(r, GW_REQ_METRICS, "/callservice.v1.OpsService/GetMetrics", &req.base);
 }
 
 /* A request id from the client is kept if it is short and plain. */
@@ -728,9 +731,7 @@ static int gw__chunked(struct lws *wsi)
 
 /* A client that sent "Expect: 100-continue" waits for the interim answer
  * before it sends the body (curl gives up waiting after 1 s, others wait
- * longer); lws 4.1 does not send it. Only a body that will be read gets
- * it: a request refused on its headers is answered at once instead, as
- * RFC 9110 allows. Returns -1 if the socket cannot take it. */
+ * longer); lws 4.1 does not send it. */
 static int gw__expects_continue(struct lws *wsi)
 {
     char expect[32], version[16];
@@ -741,6 +742,9 @@ static int gw__expects_continue(struct lws *wsi)
            strcasecmp(expect, "100-continue") == 0;
 }
 
+/* Sends the interim 100 if the client waits for it. Only a body that will
+ * be read gets it: a request refused on its headers is answered at once
+ * instead, as RFC 9110 allows. -1 if the socket cannot take it. */
 static int gw__continue(struct lws *wsi)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";

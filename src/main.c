@@ -92,12 +92,8 @@ static void svc__snapshot(const svc_app *app, ops_snapshot *s)
             health_get_status(svc__health_names[i].name) == HEALTH_SERVING;
     }
     if (app->calls) {
-        calls_counters cc;
-        calls_module_counters(app->calls, &cc);
         s->has_calls = 1;
-        s->calls_lost = cc.calls_lost;
-        s->calls_caught_up = cc.calls_caught_up;
-        s->calls_flow_queued = cc.flow_queued;
+        calls_module_counters(app->calls, &s->calls);
     }
     if (ari) {
         s->has_ari = 1;

@@ -20,6 +20,7 @@ const state = {
   typingTimer: null,
   typingSent: false,
   readyTimer: null,
+  readyChain: 0,
 };
 
 // --- helpers -------------------------------------------------------------
@@ -100,18 +101,22 @@ const READY_DOWN_MS = 2000;
 async function checkReady() {
   clearTimeout(state.readyTimer);
   if (!state.token) return;
+  // a logout and a new login while this one waits start another chain
+  const chain = ++state.readyChain;
   let up = false;
   try {
     up = (await fetch('/readyz', { cache: 'no-store' })).ok;
   } catch {
     up = false; // callgw itself unreachable: the socket's state says so too
   }
+  if (chain !== state.readyChain || !state.token) return;
   $('#service-down').hidden = up;
-  if (state.token) state.readyTimer = setTimeout(checkReady, up ? READY_UP_MS : READY_DOWN_MS);
+  state.readyTimer = setTimeout(checkReady, up ? READY_UP_MS : READY_DOWN_MS);
 }
 
 function logout() {
   clearTimeout(state.readyTimer);
+  state.readyChain++;
   $('#service-down').hidden = true;
   state.token = '';
   localStorage.removeItem('cs.token');

@@ -31,29 +31,55 @@ static void ops__label(FILE *f, const char *v)
     }
 }
 
-/* The ARI client's counters: name, help, field. */
-static const struct {
+/* A metric read from a uint64_t field of a counters struct. */
+typedef struct ops__u64 {
     const char *name;
+    const char *type; /* "counter" or "gauge" */
     const char *help;
     size_t offset;
-} ops__ari_counters[] = {
-    {"callsvc_ari_events_total", "ARI events received and decoded (known or not).",
+} ops__u64;
+
+static const ops__u64 ops__ari[] = {
+    {"callsvc_ari_events_total", "counter", "ARI events received and decoded (known or not).",
      offsetof(ari_counters, events_received)},
-    {"callsvc_ari_events_unknown_total", "ARI events of a type callsvc does not use (dropped).",
+    {"callsvc_ari_events_unknown_total", "counter",
+     "ARI events of a type callsvc does not use (dropped).",
      offsetof(ari_counters, events_unknown)},
-    {"callsvc_ari_events_invalid_total", "ARI WebSocket messages that did not decode.",
+    {"callsvc_ari_events_invalid_total", "counter", "ARI WebSocket messages that did not decode.",
      offsetof(ari_counters, events_invalid)},
-    {"callsvc_ari_connects_total", "Successful ARI WebSocket connects.",
+    {"callsvc_ari_connects_total", "counter", "Successful ARI WebSocket connects.",
      offsetof(ari_counters, connects)},
-    {"callsvc_ari_reconnects_total", "Successful ARI WebSocket connects after the first.",
-     offsetof(ari_counters, reconnects)},
-    {"callsvc_ari_requests_total", "ARI REST requests sent.",
+    {"callsvc_ari_reconnects_total", "counter",
+     "Successful ARI WebSocket connects after the first.", offsetof(ari_counters, reconnects)},
+    {"callsvc_ari_requests_total", "counter", "ARI REST requests sent.",
      offsetof(ari_counters, rest_requests)},
-    {"callsvc_ari_request_failures_total",
-     "ARI REST requests that failed (refused, timed out or "
-     "answered with an error).",
+    {"callsvc_ari_request_failures_total", "counter",
+     "ARI REST requests that failed (refused, timed out or answered with an error).",
      offsetof(ari_counters, rest_failures)},
 };
+
+static const ops__u64 ops__calls[] = {
+    {"callsvc_calls_lost_total", "counter",
+     "Live calls a reconciliation (after an ARI reconnect or a database outage) ended as "
+     "failed, lost: Asterisk no longer had a leg.",
+     offsetof(calls_counters, calls_lost)},
+    {"callsvc_calls_caught_up_total", "counter",
+     "Live calls a reconciliation applied a leg's unseen answer or ringing to.",
+     offsetof(calls_counters, calls_caught_up)},
+    {"callsvc_calls_flow_queued", "gauge",
+     "ARI events and call commands waiting for a flow worker.",
+     offsetof(calls_counters, flow_queued)},
+};
+
+static void ops__u64s(FILE *f, const void *counters, const ops__u64 *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)counters + t[i].offset, sizeof v);
+        ops__head(f, t[i].name, t[i].type, t[i].help);
+        fprintf(f, "%s %" PRIu64 "\n", t[i].name, v);
+    }
+}
 
 /* A label's value in quotes ("" for NULL). */
 static void ops__quoted(FILE *f, const char *v)
@@ -102,25 +128,10 @@ char *ops_render(const ops_snapshot *s)
         ops__head(f, "callsvc_ari_connected", "gauge",
                   "1 while the ARI events WebSocket is up, 0 while not.");
         fprintf(f, "callsvc_ari_connected %d\n", s->ari_connected ? 1 : 0);
-        for (size_t i = 0; i < sizeof ops__ari_counters / sizeof *ops__ari_counters; i++) {
-            uint64_t v;
-            memcpy(&v, (const char *)&s->ari + ops__ari_counters[i].offset, sizeof v);
-            ops__head(f, ops__ari_counters[i].name, "counter", ops__ari_counters[i].help);
-            fprintf(f, "%s %" PRIu64 "\n", ops__ari_counters[i].name, v);
-        }
+        ops__u64s(f, &s->ari, ops__ari, sizeof ops__ari / sizeof *ops__ari);
     }
-    if (s->has_calls) {
-        ops__head(f, "callsvc_calls_lost_total", "counter",
-                  "Live calls a reconciliation (after an ARI reconnect or a database outage) ended "
-                  "as failed, lost: Asterisk no longer had a leg.");
-        fprintf(f, "callsvc_calls_lost_total %" PRIu64 "\n", s->calls_lost);
-        ops__head(f, "callsvc_calls_caught_up_total", "counter",
-                  "Live calls a reconciliation applied a leg's unseen answer or ringing to.");
-        fprintf(f, "callsvc_calls_caught_up_total %" PRIu64 "\n", s->calls_caught_up);
-        ops__head(f, "callsvc_calls_flow_queued", "gauge",
-                  "ARI events and call commands waiting for a flow worker.");
-        fprintf(f, "callsvc_calls_flow_queued %" PRIu64 "\n", s->calls_flow_queued);
-    }
+    if (s->has_calls)
+        ops__u64s(f, &s->calls, ops__calls, sizeof ops__calls / sizeof *ops__calls);
     if (s->has_events) {
         ops__head(f, "callsvc_events_last_seq", "gauge",
                   "Sequence number of the last stored event the hub has seen.");

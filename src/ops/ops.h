@@ -19,6 +19,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "ari/ari.h"
+#include "calls/calls.h"
 #include "common/err.h"
 #include "rpc/rpc.h"
 
@@ -37,7 +38,7 @@ typedef struct ops_snapshot {
     int ari_connected;
     ari_counters ari;
     int has_calls; /* the calls module runs */
-    uint64_t calls_lost, calls_caught_up, calls_flow_queued;
+    calls_counters calls;
     int has_events; /* the event hub runs */
     int64_t events_seq;
     size_t events_subscribers;

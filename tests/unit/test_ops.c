@@ -65,8 +65,8 @@ static void test_full_snapshot(void **state)
     s.ari.reconnects = 3;
     s.ari.rest_failures = 5;
     s.has_calls = 1;
-    s.calls_lost = 4;
-    s.calls_flow_queued = 12;
+    s.calls.calls_lost = 4;
+    s.calls.flow_queued = 12;
     s.has_events = 1;
     s.events_seq = 9001;
     s.events_subscribers = 7;
