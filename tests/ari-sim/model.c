@@ -17,8 +17,12 @@
  *  - A Local/x@ctx endpoint is two channels; the ";2" half is modelled only
  *    when it matters (it enters Stasis from a stasis-in context); the far
  *    half that merely runs answer/ring dialplan is the far end itself.
- * Not modelled: media (play, record, DTMF), move, ChannelDialplan/CallerId
- * events of far-end halves.
+ *  - ARI hold emits no event (ChannelHold/Unhold are for a hold the channel
+ *    itself asks for); DTMF sent through ARI shows as ChannelDtmfReceived on
+ *    the other half of a Local pair (the trace's POST /dtmf on ;1 arrives on
+ *    ;2), and on nothing else: the far end of a PJSIP channel is a phone.
+ * Not modelled: media (play, record), move, ChannelDialplan/CallerId events
+ * of far-end halves, DTMF timing (digits arrive at once).
  */
 #include "model.h"
 #include "far.h"
@@ -41,6 +45,7 @@
 #define HASH_SIZE  4096
 #define APPS_MAX   64
 #define FILTER_MAX 64
+#define DTMF_KEEP  256 /* digits kept in dtmf_sent, the latest */
 
 typedef struct sim_var {
     struct sim_var *next;
@@ -97,6 +102,8 @@ typedef struct chan {
     lws_sorted_usec_list_t sul_far, sul_timeout;
     sim_var *vars;
     int nvars;
+    int on_hold;                   /* POST /hold sets it, DELETE /hold clears it */
+    char dtmf_sent[DTMF_KEEP + 1]; /* digits sent to it through ARI, the latest */
 } chan;
 
 typedef struct bridge {
@@ -1692,14 +1699,86 @@ void sim_channel_var_set(const char *id, const sim_args *a, sim_reply *r)
     ev_varset(c, name, value ? value : "");
 }
 
-void sim_channel_noop(const char *id, const char *event, sim_reply *r)
+void sim_channel_noop(const char *id, sim_reply *r)
+{
+    if (control(id, r))
+        reply(r, 204, NULL);
+}
+
+/* ARI's find_control followed by its channel_state_invalid: an outbound
+ * channel not yet answered (Down, or Ringing after a dial) gets 412; an
+ * inbound one is Ring until answered and may be held or sent DTMF. */
+static chan *control_ready(const char *id, sim_reply *r)
 {
     chan *c = control(id, r);
-    if (!c)
-        return;
-    reply(r, 204, NULL);
-    if (event)
-        ev_simple(c, event);
+    if (c && (c->state == ST_DOWN || c->state == ST_RINGING)) {
+        reply_msg(r, 412, "Channel in invalid state");
+        c = NULL;
+    }
+    return c;
+}
+
+void sim_channel_hold(const char *id, int on, sim_reply *r)
+{
+    chan *c = control_ready(id, r);
+    if (c) {
+        /* Asterisk only indicates the hold: holding twice, or unholding a
+         * channel not held, is no error */
+        c->on_hold = on;
+        reply(r, 204, NULL);
+    }
+}
+
+/* What ast_dtmf_stream sends as a digit; 'w'/'W' (pauses), 'f'/'F' (flash)
+ * and anything else send none. */
+static const char dtmf_digits[] = "0123456789*#ABCDabcd";
+enum { DTMF_DEFAULT_MS = 100 };
+
+/* Appends digit to c->dtmf_sent, dropping the oldest when full. */
+static void dtmf_keep(chan *c, char digit)
+{
+    size_t n = strlen(c->dtmf_sent);
+    if (n == DTMF_KEEP) {
+        memmove(c->dtmf_sent, c->dtmf_sent + 1, n - 1);
+        n--;
+    }
+    c->dtmf_sent[n] = digit;
+    c->dtmf_sent[n + 1] = '\0';
+}
+
+static void ev_dtmf(chan *c, char digit, long duration_ms)
+{
+    json_t *ev = ev_new("ChannelDtmfReceived");
+    json_object_set_new(ev, "digit", json_stringn(&digit, 1));
+    json_object_set_new(ev, "duration_ms", json_integer(duration_ms));
+    ev_chan(c, ev);
+}
+
+void sim_channel_dtmf(const char *id, const sim_args *a, sim_reply *r)
+{
+    const char *digits = arg(a, "dtmf");
+    const char *duration = arg(a, "duration");
+    chan *c = control_ready(id, r);
+    /* Asterisk reads the integer parameters with atoi: no 400 for junk */
+    long duration_ms = duration ? strtol(duration, NULL, 10) : 0;
+
+    if (duration_ms <= 0 || duration_ms > 86400000)
+        duration_ms = DTMF_DEFAULT_MS;
+    if (c && empty(digits)) {
+        reply_msg(r, 400, "DTMF is required");
+    } else if (c) {
+        reply(r, 204, NULL);
+        for (const char *d = digits; *d; d++) {
+            if (!strchr(dtmf_digits, *d))
+                continue;
+            dtmf_keep(c, *d);
+            /* a Local half writes the digit into its other half, which
+             * reads it; only a modelled partner (a Stasis ;2 or its ;1)
+             * has anyone to tell */
+            if (c->partner)
+                ev_dtmf(c->partner, *d, duration_ms);
+        }
+    }
 }
 
 /* ---- /bridges --------------------------------------------------------------- */
@@ -2030,6 +2109,8 @@ json_t *sim_state(void)
         json_object_set_new(o, "subscribed", json_boolean(c->subscribed));
         json_object_set_new(o, "bridge", c->bridge ? json_string(c->bridge->id) : json_null());
         json_object_set_new(o, "partner", c->partner ? json_string(c->partner->id) : json_null());
+        json_object_set_new(o, "on_hold", json_boolean(c->on_hold));
+        json_object_set_new(o, "dtmf_sent", json_string(c->dtmf_sent));
         json_array_append_new(chans, o);
     }
     for (bridge *b = M.bridges; b; b = b->next)

@@ -74,9 +74,18 @@ void sim_channel_redirect(const char *id, const sim_args *a, sim_reply *r);
 void sim_channel_var_get(const char *id, const sim_args *a, sim_reply *r);
 void sim_channel_var_set(const char *id, const sim_args *a, sim_reply *r);
 /* Stasis-only operations the simulator accepts without modelling media
- * (hold, mute, moh, silence, progress, dtmf). event: NULL or an event type to
- * emit (ChannelHold, ChannelUnhold). */
-void sim_channel_noop(const char *id, const char *event, sim_reply *r);
+ * (mute, moh, silence, progress): 204, no event. */
+void sim_channel_noop(const char *id, sim_reply *r);
+/* POST (on = 1) / DELETE (on = 0) /channels/{id}/hold: sets or clears the
+ * channel's on_hold (shown by sim_state); no event, as for an ARI hold in
+ * Asterisk. 404/409, and 412 while the channel is Down or Ringing. */
+void sim_channel_hold(const char *id, int on, sim_reply *r);
+/* POST /channels/{id}/dtmf?dtmf=&duration=: the digits go to the channel's
+ * far end (appended to its dtmf_sent, the latest 256 kept); on a Local half
+ * whose other half is modelled, that half gets ChannelDtmfReceived per digit
+ * (duration_ms: duration, default 100). 404/409/412 as for hold, then 400
+ * "DTMF is required". before/between/after are accepted and ignored. */
+void sim_channel_dtmf(const char *id, const sim_args *a, sim_reply *r);
 
 void sim_bridges_list(sim_reply *r);
 void sim_bridge_create(const sim_args *a, const char *id_in_path, sim_reply *r);

@@ -94,17 +94,22 @@ static void channel_var_set(const struct srv_req *q, const char *const *p, sim_r
 
 static void channel_noop(const struct srv_req *q, const char *const *p, sim_reply *r)
 {
-    sim_channel_noop(p[0], NULL, r);
+    sim_channel_noop(p[0], r);
 }
 
 static void channel_hold(const struct srv_req *q, const char *const *p, sim_reply *r)
 {
-    sim_channel_noop(p[0], "ChannelHold", r);
+    sim_channel_hold(p[0], 1, r);
 }
 
 static void channel_unhold(const struct srv_req *q, const char *const *p, sim_reply *r)
 {
-    sim_channel_noop(p[0], "ChannelUnhold", r);
+    sim_channel_hold(p[0], 0, r);
+}
+
+static void channel_dtmf(const struct srv_req *q, const char *const *p, sim_reply *r)
+{
+    sim_channel_dtmf(p[0], ARGS(q), r);
 }
 
 static void bridges_list(const struct srv_req *q, const char *const *p, sim_reply *r)
@@ -208,7 +213,7 @@ static const route rest_routes[] = {
     {"POST", "channels/*/play", not_modelled},
     {"POST", "channels/*/play/*", not_modelled},
     {"POST", "channels/*/record", not_modelled},
-    {"POST", "channels/*/dtmf", not_modelled},
+    {"POST", "channels/*/dtmf", channel_dtmf},
     {"POST", "channels/*/move", not_modelled},
     {"POST", "channels/*/snoop", not_modelled},
     {"POST", "channels/externalMedia", not_modelled},
