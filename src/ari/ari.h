@@ -352,6 +352,14 @@ cs_err ari_channel_ring(ari_client *c, const char *id, ari_error *err)
     __attribute__((warn_unused_result));
 cs_err ari_channel_ring_stop(ari_client *c, const char *id, ari_error *err)
     __attribute__((warn_unused_result));
+/* POST (on) or DELETE (off) /channels/{id}/hold: the channel is told it is
+ * held (a PJSIP channel then hears music on hold). */
+cs_err ari_channel_hold(ari_client *c, const char *id, bool on, ari_error *err)
+    __attribute__((warn_unused_result));
+/* POST /channels/{id}/dtmf: digits (not empty) played to the channel, each
+ * duration_ms long (<= 0: Asterisk's default). */
+cs_err ari_channel_dtmf(ari_client *c, const char *id, const char *digits, int duration_ms,
+                        ari_error *err) __attribute__((warn_unused_result));
 /* reason: "normal", "busy", "congestion", "no_answer", ... or NULL. */
 cs_err ari_channel_hangup(ari_client *c, const char *id, const char *reason, ari_error *err)
     __attribute__((warn_unused_result));

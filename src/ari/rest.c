@@ -547,6 +547,26 @@ cs_err ari_channel_ring_stop(ari_client *c, const char *id, ari_error *err)
     return channel_action(c, "DELETE", id, "ring", err);
 }
 
+cs_err ari_channel_hold(ari_client *c, const char *id, bool on, ari_error *err)
+{
+    return channel_action(c, on ? "POST" : "DELETE", id, "hold", err);
+}
+
+cs_err ari_channel_dtmf(ari_client *c, const char *id, const char *digits, int duration_ms,
+                        ari_error *err)
+{
+    sbuf u;
+    sb_start(&u, c);
+    sb_str(&u, "/channels");
+    sb_seg(&u, id);
+    sb_str(&u, "/dtmf");
+    if (!digits || !digits[0])
+        u.ok = false;
+    sb_q(&u, "dtmf", digits);
+    sb_qint(&u, "duration", duration_ms);
+    return request(c, "POST", &u, NULL, NULL, err);
+}
+
 cs_err ari_channel_hangup(ari_client *c, const char *id, const char *reason, ari_error *err)
 {
     sbuf u;

@@ -3,8 +3,9 @@
  * flows over ARI, as one module.
  *
  * Threads. Handlers run on the rpc workers. Everything that changes a call
- * (MakeCall, AnswerCall, HangupCall, TransferCall, ARI events,
- * reconciliation) runs on the module's own flow workers: a call's id picks
+ * (MakeCall, AnswerCall, HangupCall, TransferCall, HoldCall, ResumeCall,
+ * SendDtmf, ARI events, reconciliation) runs on the module's own flow
+ * workers: a call's id picks
  * its worker, so the changes of one call happen one at a time and in order,
  * while different calls proceed in parallel. Each flow worker has its own
  * database connection. The ARI WebSocket thread only routes events into the
@@ -92,6 +93,9 @@ cs_err calls_history(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage
 cs_err calls_active(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
 cs_err calls_statistics(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
 cs_err calls_add_note(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
+cs_err calls_hold(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
+cs_err calls_resume(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
+cs_err calls_send_dtmf(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp);
 
 #endif
 

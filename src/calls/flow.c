@@ -32,6 +32,11 @@
  *    (redirect does nothing on Local channels).
  *  - ARI's own DELETE shows as ChannelHangupRequest soft: ignored; the call
  *    is already ended by whoever asked.
+ *  - Hold is ARI's POST /channels/{id}/hold on the held party's leg (a PJSIP
+ *    channel then hears music on hold); no event confirms it, so the 204 is
+ *    what the call records. A hold ends with ResumeCall, a transfer (the
+ *    remaining party is taken off hold before it hears ringing) or the end
+ *    of the call (calls_repo_save).
  */
 #include "calls/internal.h"
 
@@ -1123,6 +1128,84 @@ static cs_err calls__cmd_hangup(calls_worker *w, calls_cmd *cmd, call_rec *r)
     return calls__end(w, r, CALL_IN_HANGUP, cause, cmd->who.user_id, NULL);
 }
 
+/* Whether the requester's side of c is the callee's: the callee asks, or
+ * (neither party asks: a supervisor or admin) the callee is a user. The
+ * other side is the one a transfer leaves in the call and the one a hold
+ * or DTMF is for (HoldCallRequest in calls.proto). */
+static bool calls__requester_is_callee(const Callservice__V1__Call *c, const char *user_id)
+{
+    if (strcmp(c->callee->user_id, user_id) == 0)
+        return true;
+    if (strcmp(c->caller->user_id, user_id) == 0)
+        return false;
+    return c->callee->user_id[0] != '\0';
+}
+
+/* HoldCall and ResumeCall: the ARI hold of the party's channel, then the
+ * call saved with the hold's start or its seconds added (the hold is
+ * undone in Asterisk if the save fails). */
+static cs_err calls__cmd_hold(calls_worker *w, calls_cmd *cmd, call_rec *r)
+{
+    Callservice__V1__Call *c = r->call;
+    bool hold = cmd->kind == CALLS_CMD_HOLD, caller_side;
+    const char *chan;
+    ari_error err = {0};
+    cs_err rc;
+
+    if (c->status != CALL_ST(IN_PROGRESS))
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION,
+                               hold ? "only a call in progress can be put on hold"
+                                    : "the call is not on hold");
+    if (hold && r->pending_channel_id[0])
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "a transfer of this call is under way");
+    if (hold && (c->caller->on_hold || c->callee->on_hold))
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "the call is on hold already");
+    if (!hold && !c->caller->on_hold && !c->callee->on_hold)
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "the call is not on hold");
+    caller_side = hold ? calls__requester_is_callee(c, cmd->who.user_id) : c->caller->on_hold;
+    chan = caller_side ? c->caller_channel_id : c->callee_channel_id;
+    if (!chan[0])
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "that party has no channel");
+    rc = ari_channel_hold(w->m->ari, chan, hold, &err);
+    if (rc != CS_OK)
+        return calls__ari_fail(cmd, rc, &err);
+    if (hold) {
+        c->held_at = calls_timestamp_new(calls_change_us(r));
+        (caller_side ? c->caller : c->callee)->on_hold = true;
+        rc = c->held_at ? CS_OK : CS_ERR_INTERNAL;
+    } else {
+        calls_hold_finish(c, calls_change_us(r));
+    }
+    if (rc == CS_OK)
+        rc = calls__save_emit(w, r, hold ? EV(CALL_HELD) : EV(CALL_RESUMED), cmd->who.user_id);
+    if (rc != CS_OK) {
+        if (ari_channel_hold(w->m->ari, chan, !hold, &err) != CS_OK)
+            log_warn("calls: undo %s of %s: %s", hold ? "hold" : "unhold", chan, err.message);
+        return calls__cmd_fail(cmd, rc, db_public_error(rc));
+    }
+    return CS_OK;
+}
+
+/* SendDtmf: the digits played to the requester's other party; the call
+ * itself does not change. */
+static cs_err calls__cmd_dtmf(calls_worker *w, calls_cmd *cmd, call_rec *r)
+{
+    Callservice__V1__Call *c = r->call;
+    const char *chan;
+    ari_error err = {0};
+    cs_err rc;
+    if (c->status != CALL_ST(IN_PROGRESS))
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "DTMF needs a call in progress");
+    chan = calls__requester_is_callee(c, cmd->who.user_id) ? c->caller_channel_id
+                                                           : c->callee_channel_id;
+    if (!chan[0])
+        return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "the other party has no channel");
+    rc = ari_channel_dtmf(w->m->ari, chan, cmd->to, 0, &err);
+    if (rc != CS_OK)
+        return calls__ari_fail(cmd, rc, &err);
+    return CS_OK;
+}
+
 static cs_err calls__cmd_transfer(calls_worker *w, calls_cmd *cmd, call_rec *r)
 {
     calls_module *m = w->m;
@@ -1142,12 +1225,7 @@ static cs_err calls__cmd_transfer(calls_worker *w, calls_cmd *cmd, call_rec *r)
     if (r->pending_channel_id[0])
         return calls__cmd_fail(cmd, CS_ERR_PRECONDITION, "a transfer of this call is under way");
     /* whose leg leaves: the requester's; a supervisor moves the user's side */
-    if (strcmp(c->callee->user_id, cmd->who.user_id) == 0)
-        callee_leaves = true;
-    else if (strcmp(c->caller->user_id, cmd->who.user_id) == 0)
-        callee_leaves = false;
-    else
-        callee_leaves = c->callee->user_id[0] != '\0';
+    callee_leaves = calls__requester_is_callee(c, cmd->who.user_id);
     remaining = callee_leaves ? c->caller_channel_id : c->callee_channel_id;
 
     rc = calls_repo_user_by_extension(w->db, cmd->to, &dest);
@@ -1168,8 +1246,13 @@ static cs_err calls__cmd_transfer(calls_worker *w, calls_cmd *cmd, call_rec *r)
     if (rc != CS_OK)
         return calls__ari_fail(cmd, rc, &err);
 
-    /* the transferring leg leaves; the remaining party hears ringing */
+    /* the transferring leg leaves; the remaining party hears ringing (off
+     * hold first: a hold ends with a transfer, whoever was held) */
     calls__hangup_quiet(m, callee_leaves ? c->callee_channel_id : c->caller_channel_id, NULL);
+    if ((callee_leaves ? c->caller : c->callee)->on_hold &&
+        ari_channel_hold(m->ari, remaining, false, &err) != CS_OK)
+        log_debug("calls: unhold %s: %s", remaining, err.message);
+    calls_hold_finish(c, calls_change_us(r));
     if (ari_channel_ring(m->ari, remaining, &err) != CS_OK)
         log_debug("calls: ring %s: %s", remaining, err.message);
     {
@@ -1220,7 +1303,8 @@ static void calls__make(calls_worker *w, calls_cmd *cmd)
     call_rec_free(r);
 }
 
-/* AnswerCall, HangupCall, TransferCall inside the worker's transaction. */
+/* AnswerCall, HangupCall, TransferCall, HoldCall, ResumeCall, SendDtmf
+ * inside the worker's transaction. */
 static cs_err calls__command_apply(calls_worker *w, calls_cmd *cmd, call_rec **r)
 {
     cs_err rc;
@@ -1235,6 +1319,11 @@ static cs_err calls__command_apply(calls_worker *w, calls_cmd *cmd, call_rec **r
         return calls__cmd_hangup(w, cmd, *r);
     case CALLS_CMD_TRANSFER:
         return calls__cmd_transfer(w, cmd, *r);
+    case CALLS_CMD_HOLD:
+    case CALLS_CMD_RESUME:
+        return calls__cmd_hold(w, cmd, *r);
+    case CALLS_CMD_DTMF:
+        return calls__cmd_dtmf(w, cmd, *r);
     default:
         return calls__cmd_fail(cmd, CS_ERR_INTERNAL, "unknown command");
     }

@@ -15,6 +15,9 @@ typedef enum calls_cmd_kind {
     CALLS_CMD_ANSWER,
     CALLS_CMD_HANGUP,
     CALLS_CMD_TRANSFER,
+    CALLS_CMD_HOLD,
+    CALLS_CMD_RESUME,
+    CALLS_CMD_DTMF,
 } calls_cmd_kind;
 
 /* A call-changing request, run on the call's flow worker. The rpc thread
@@ -23,7 +26,7 @@ typedef struct calls_cmd {
     calls_cmd_kind kind;
     char call_id[40]; /* MAKE: the new call's id */
     auth_identity who;
-    const char *to;         /* MAKE, TRANSFER: validated destination */
+    const char *to;         /* MAKE, TRANSFER: validated destination; DTMF: the digits */
     const char *request_id; /* MAKE: idempotency key or NULL */
     /* result */
     cs_err rc;
@@ -37,5 +40,7 @@ bool calls__has_ari(calls_module *m);
 
 /* 1..32 of digits, '*', '#', with an optional leading '+'. */
 bool calls_destination_valid(const char *to);
+/* 1..32 of digits, '*', '#', 'A' to 'D' (SendDtmf). */
+bool calls_dtmf_valid(const char *digits);
 
 #endif

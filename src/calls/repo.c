@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "google/protobuf/timestamp.pb-c.h"
 
@@ -34,7 +35,9 @@
                                                " c.caller_channel_id, c.callee_channel_id, "       \
                                                "c.bridge_id, c.version, c.request_id,"             \
                                                " c.caller_up, c.callee_up, c.asterisk_id, "        \
-                                               "c.pending_channel_id, c.owner_id"
+                                               "c.pending_channel_id, c.owner_id,"                 \
+                                               " c.held_party, " US(                               \
+                                                   "c.held_at") ", c.hold_seconds"
 
 enum {
     COL_ID,
@@ -65,6 +68,9 @@ enum {
     COL_ASTERISK,
     COL_PENDING,
     COL_OWNER,
+    COL_HELD_PARTY,
+    COL_HELD_AT,
+    COL_HOLD_SECONDS,
 };
 
 /* CALLS__COLS, then whether the call may have transfers or notes
@@ -73,7 +79,7 @@ enum {
  * neither and cost no look-up), then, for the history pages only, the total
  * their count statement would give. */
 #define CALLS__COLS_CHILDREN CALLS__COLS ", c.has_children"
-enum { COL_HAS_CHILDREN = COL_OWNER + 1, COL_LIST_TOTAL };
+enum { COL_HAS_CHILDREN = COL_HOLD_SECONDS + 1, COL_LIST_TOTAL };
 /* A row read FOR UPDATE: CALLS__COLS_CHILDREN, then the clock at the lock. */
 enum { COL_LOCKED_AT = COL_HAS_CHILDREN + 1 };
 
@@ -203,8 +209,9 @@ static cs_err calls__fill_call(Callservice__V1__Call *c, const PGresult *res, in
     static const int str_cols[] = {COL_ID,        COL_CAUSE,  COL_CALLER_CH,
                                    COL_CALLEE_CH, COL_BRIDGE, COL_REQUEST};
     Google__Protobuf__Timestamp **tss[] = {&c->created_at, &c->ringing_at, &c->answered_at,
-                                           &c->ended_at};
-    static const int ts_cols[] = {COL_CREATED, COL_RINGING, COL_ANSWERED, COL_ENDED};
+                                           &c->ended_at, &c->held_at};
+    static const int ts_cols[] = {COL_CREATED, COL_RINGING, COL_ANSWERED, COL_ENDED, COL_HELD_AT};
+    const char *held = db_get_str(res, row, COL_HELD_PARTY);
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         if (*strs[i] && *strs[i] != protobuf_c_empty_string)
             free(*strs[i]);
@@ -229,6 +236,9 @@ static cs_err calls__fill_call(Callservice__V1__Call *c, const PGresult *res, in
                          db_get(res, row, COL_CALLEE_EXT), db_get(res, row, COL_CALLEE_NUMBER));
     if (!c->caller || !c->callee)
         return CS_ERR_INTERNAL;
+    c->caller->on_hold = held && strcmp(held, "caller") == 0;
+    c->callee->on_hold = held && strcmp(held, "callee") == 0;
+    c->hold_seconds = (int32_t)db_get_ll(res, row, COL_HOLD_SECONDS);
     c->status = call_status_parse(db_get(res, row, COL_STATUS));
     c->direction = call_direction_parse(db_get(res, row, COL_DIRECTION));
     c->duration_seconds =
@@ -589,15 +599,18 @@ static const db_stmt calls__save_stmt = {
     " callee_user_id = $8::uuid, callee_name = $9, callee_extension = $10, callee_number = $11,"
     " caller_channel_id = $12, callee_channel_id = $13, caller_up = $14::bool,"
     " callee_up = $15::bool, bridge_id = $16, pending_channel_id = $17, asterisk_id = $18,"
-    " ringing_at = CASE WHEN $2 = 'ringing' THEN coalesce(c.ringing_at, clock_timestamp())"
-    " ELSE c.ringing_at END,"
-    " answered_at = CASE WHEN $2 = 'in_progress' THEN coalesce(c.answered_at, clock_timestamp())"
-    " ELSE c.answered_at END,"
-    " ended_at = CASE WHEN $2 IN ('completed', 'busy', 'no_answer', 'failed', 'canceled')"
-    " THEN coalesce(c.ended_at, clock_timestamp()) ELSE c.ended_at END,"
-    " version = c.version + 1"
-    " WHERE c.id = $1::uuid RETURNING " CALLS__COLS_CHILDREN,
-    18};
+    " held_party = $19, held_at = " TS(
+        20) ", hold_seconds = $21::int4,"
+            " ringing_at = CASE WHEN $2 = 'ringing' THEN coalesce(c.ringing_at, clock_timestamp())"
+            " ELSE c.ringing_at END,"
+            " answered_at = CASE WHEN $2 = 'in_progress' THEN coalesce(c.answered_at, "
+            "clock_timestamp())"
+            " ELSE c.answered_at END,"
+            " ended_at = CASE WHEN $2 IN ('completed', 'busy', 'no_answer', 'failed', 'canceled')"
+            " THEN coalesce(c.ended_at, clock_timestamp()) ELSE c.ended_at END,"
+            " version = c.version + 1"
+            " WHERE c.id = $1::uuid RETURNING " CALLS__COLS_CHILDREN,
+    21};
 
 /* The save of a call this transaction holds FOR UPDATE: every column is
  * known here, so nothing is returned and the statement is queued. */
@@ -610,11 +623,12 @@ static const db_stmt calls__save_locked_stmt = {
     " callee_user_id = $8::uuid, callee_name = $9, callee_extension = $10, callee_number = $11,"
     " caller_channel_id = $12, callee_channel_id = $13, caller_up = $14::bool,"
     " callee_up = $15::bool, bridge_id = $16, pending_channel_id = $17, asterisk_id = $18,"
-    " ringing_at = " TS(19) ","
-    " answered_at = " TS(20) ","
-    " ended_at = " TS(21) ","
-    " version = $22::int8 WHERE c.id = $1::uuid",
-    22};
+    " held_party = $19, held_at = " TS(20) ", hold_seconds = $21::int4,"
+    " ringing_at = " TS(22) ","
+    " answered_at = " TS(23) ","
+    " ended_at = " TS(24) ","
+    " version = $25::int8 WHERE c.id = $1::uuid",
+    25};
 // clang-format on
 
 /* Whole seconds from a to b, rounded down as SQL's floor(extract(epoch)). */
@@ -655,6 +669,30 @@ static cs_err calls__apply_save(Callservice__V1__Call *c, int64_t now)
     return CS_OK;
 }
 
+int64_t calls_change_us(const call_rec *r)
+{
+    struct timespec ts;
+    if (r->locked_at_us)
+        return r->locked_at_us;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void calls_hold_finish(Callservice__V1__Call *c, int64_t now_us)
+{
+    if (c->held_at) {
+        int32_t s = calls__floor_s(calls_timestamp_us(c->held_at), now_us);
+        if (s > 0 && c->hold_seconds <= INT32_MAX - s)
+            c->hold_seconds += s;
+        protobuf_c_message_free_unpacked(&c->held_at->base, NULL);
+        c->held_at = NULL;
+    }
+    if (c->caller)
+        c->caller->on_hold = false;
+    if (c->callee)
+        c->callee->on_hold = false;
+}
+
 /* *param: ts as µs text in buf, or NULL (SQL NULL) without ts. */
 static void calls__us_param(char *buf, size_t len, const Google__Protobuf__Timestamp *ts,
                             const char **param)
@@ -671,8 +709,8 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
     Callservice__V1__Call *c = r->call;
     PGresult *res = NULL;
     cs_err rc;
-    char ring[24], ans[24], end[24], ver[24];
-    const char *params[22] = {
+    char held_at[24], hold_s[16], ring[24], ans[24], end[24], ver[24];
+    const char *params[25] = {
         c->id,
         call_status_name(c->status),
         c->hangup_cause,
@@ -696,6 +734,12 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
         rc = CS_ERR_INVALID;
         goto out;
     }
+    if (call_status_terminal(c->status)) /* an ended call holds no one */
+        calls_hold_finish(c, calls_change_us(r));
+    params[18] = c->caller->on_hold ? "caller" : c->callee->on_hold ? "callee" : NULL;
+    calls__us_param(held_at, sizeof held_at, c->held_at, &params[19]);
+    snprintf(hold_s, sizeof hold_s, "%d", (int)c->hold_seconds);
+    params[20] = hold_s;
     if (r->locked_at_us) {
         /* One round trip less per change: the UPDATE goes with the next
          * statement (the COMMIT, or a batched event's RELEASE) and fails
@@ -703,11 +747,11 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
         rc = calls__apply_save(c, r->locked_at_us);
         if (rc != CS_OK)
             goto out;
-        calls__us_param(ring, sizeof ring, c->ringing_at, &params[18]);
-        calls__us_param(ans, sizeof ans, c->answered_at, &params[19]);
-        calls__us_param(end, sizeof end, c->ended_at, &params[20]);
+        calls__us_param(ring, sizeof ring, c->ringing_at, &params[21]);
+        calls__us_param(ans, sizeof ans, c->answered_at, &params[22]);
+        calls__us_param(end, sizeof end, c->ended_at, &params[23]);
         snprintf(ver, sizeof ver, "%lld", (long long)c->version);
-        params[21] = ver;
+        params[24] = ver;
         rc = db_exec_stmt_deferred(db, &calls__save_locked_stmt, params);
         goto out;
     }

@@ -185,5 +185,13 @@ Google__Protobuf__Timestamp *calls_timestamp_new(int64_t us);
 int64_t calls_timestamp_us(const Google__Protobuf__Timestamp *ts); /* 0 for NULL */
 /* strdup that never returns NULL for a NULL input ("" instead); NULL only when out of memory. */
 char *calls_strdup(const char *s);
+/* The time of a change to r: its lock's clock (locked_at_us) when it has
+ * one, this host's wall clock otherwise; µs since the epoch. */
+int64_t calls_change_us(const call_rec *r);
+/* Ends the hold in progress on c, if any: its whole seconds up to now_us
+ * are added to hold_seconds, held_at is cleared (and freed) and neither
+ * party is on hold any more. calls_repo_save does this for a call that
+ * ends. */
+void calls_hold_finish(Callservice__V1__Call *c, int64_t now_us);
 
 #endif

@@ -54,6 +54,14 @@ bool calls_destination_valid(const char *to)
     return true;
 }
 
+bool calls_dtmf_valid(const char *digits)
+{
+    size_t n = digits ? strlen(digits) : 0;
+    if (n < 1 || n > 32)
+        return false;
+    return strspn(digits, "0123456789*#ABCD") == n;
+}
+
 /* Code points of valid UTF-8 (protobuf already guarantees validity). */
 static size_t calls__utf8_len(const char *s)
 {
@@ -479,6 +487,8 @@ static cs_err calls__by_id(rpc_ctx *ctx, calls_cmd_kind kind, const char *call_i
     if (kind == CALLS_CMD_TRANSFER && !calls_destination_valid(to))
         return rpc_fail(ctx, CS_ERR_INVALID,
                         "to must be 1 to 32 digits, '*' or '#', with an optional leading '+'");
+    if (kind == CALLS_CMD_DTMF && !calls_dtmf_valid(to))
+        return rpc_fail(ctx, CS_ERR_INVALID, "digits must be 1 to 32 of 0-9, '*', '#', A-D");
     snprintf(cmd.call_id, sizeof cmd.call_id, "%s", call_id);
     cmd.to = to;
     return calls__run(ctx, &cmd, resp);
@@ -501,4 +511,22 @@ cs_err calls_transfer(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessag
     const Callservice__V1__TransferCallRequest *r =
         (const Callservice__V1__TransferCallRequest *)req;
     return calls__by_id(ctx, CALLS_CMD_TRANSFER, r->call_id, r->to, resp);
+}
+
+cs_err calls_hold(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    const Callservice__V1__HoldCallRequest *r = (const Callservice__V1__HoldCallRequest *)req;
+    return calls__by_id(ctx, CALLS_CMD_HOLD, r->call_id, NULL, resp);
+}
+
+cs_err calls_resume(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    const Callservice__V1__ResumeCallRequest *r = (const Callservice__V1__ResumeCallRequest *)req;
+    return calls__by_id(ctx, CALLS_CMD_RESUME, r->call_id, NULL, resp);
+}
+
+cs_err calls_send_dtmf(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    const Callservice__V1__SendDtmfRequest *r = (const Callservice__V1__SendDtmfRequest *)req;
+    return calls__by_id(ctx, CALLS_CMD_DTMF, r->call_id, r->digits, resp);
 }

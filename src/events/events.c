@@ -96,8 +96,7 @@ cs_err events_append(db_conn *db, Callservice__V1__EventType type, const char *c
 
     if (db == NULL || payload == NULL)
         goto out;
-    if (type < CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_INITIATED ||
-        type > CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_USER_STATUS_CHANGED) {
+    if (!events_type_stored((int)type)) {
         log_error("events_append: type %d is not a stored event type", (int)type);
         goto out;
     }

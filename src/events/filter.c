@@ -9,12 +9,29 @@
 #include <string.h>
 #include <strings.h>
 
-/* Types a subscriber may ask for; TYPING is ephemeral but may be asked
- * for, RESYNC is not a filterable type (it always comes). */
+bool events_type_stored(int t)
+{
+    switch (t) {
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_INITIATED:
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_RINGING:
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_ANSWERED:
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_ENDED:
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_TRANSFERRED:
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_NOTE_ADDED:
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_USER_STATUS_CHANGED:
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_HELD:
+    case CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_RESUMED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Types a subscriber may ask for: the stored ones and TYPING (ephemeral);
+ * RESYNC is not a filterable type (it always comes). */
 static bool events__type_subscribable(int t)
 {
-    return t >= CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_INITIATED &&
-           t <= CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_TYPING;
+    return events_type_stored(t) || t == CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_TYPING;
 }
 
 bool events_is_uuid(const char *s)

@@ -46,6 +46,10 @@ cs_err events_filter_init(events_filter *f, bool sees_all, const char *user_id,
 
 bool events_filter_match(const events_filter *f, const events_meta *m);
 
+/* True for the event types kept in the event log (call_events): every
+ * type but TYPING and RESYNC (sql/migrations/0003, 0006 check the same). */
+bool events_type_stored(int t);
+
 /* True when s is a uuid in its canonical 8-4-4-4-12 hex form (either case). */
 bool events_is_uuid(const char *s);
 /* Copies a uuid lower-cased into out (EVENTS_UUID_LEN + 1 bytes). */

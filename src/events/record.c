@@ -98,11 +98,9 @@ static events_rec *events__rec_new(const events__fields *f, bool *malformed)
 
     *malformed = true;
     if (events__int(f->seq, &seq) != 0 || seq <= 0 || events__int(f->type, &type) != 0 ||
-        type < CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_CALL_INITIATED ||
-        type > CALLSERVICE__V1__EVENT_TYPE__EVENT_TYPE_USER_STATUS_CHANGED ||
-        events__int(f->kind, &kind) != 0 || kind < EVENTS_PAYLOAD_CALL ||
-        kind > EVENTS_PAYLOAD_NOTE || events__int(f->time_us, &time_us) != 0 ||
-        (f->call_id[0] && !events_is_uuid(f->call_id)) ||
+        !events_type_stored((int)type) || events__int(f->kind, &kind) != 0 ||
+        kind < EVENTS_PAYLOAD_CALL || kind > EVENTS_PAYLOAD_NOTE ||
+        events__int(f->time_us, &time_us) != 0 || (f->call_id[0] && !events_is_uuid(f->call_id)) ||
         (f->user_id[0] && !events_is_uuid(f->user_id)) || hexlen % 2 != 0)
         goto out;
     *malformed = false;

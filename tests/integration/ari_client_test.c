@@ -468,6 +468,11 @@ static void t_create_dial_bridge(void)
     CHECK_RC(ari_bridge_get(cli, br->id, &got, &err), CS_OK, err);
     CHECK(got && got->n_channels == 2, "bridge has 2 channels");
     ari_bridge_free(got);
+    /* hold, unhold and DTMF on a bridged channel (an ARI hold has no event) */
+    CHECK_RC(ari_channel_hold(cli, callee->id, true, &err), CS_OK, err);
+    CHECK_RC(ari_channel_hold(cli, callee->id, false, &err), CS_OK, err);
+    CHECK_RC(ari_channel_dtmf(cli, callee->id, "12#", 120, &err), CS_OK, err);
+    CHECK_RC(ari_channel_dtmf(cli, callee->id, "", 0, &err), CS_ERR_INVALID, err);
     ari_bridge_list *bl = NULL;
     CHECK_RC(ari_bridge_list_all(cli, &bl, &err), CS_OK, err);
     bool seen = false;
@@ -576,6 +581,9 @@ static void t_errors(void)
     CHECK_RC(ari_channel_originate(cli, &noapp, NULL, &err), CS_ERR_INVALID, err);
     /* Ids with characters that must be escaped stay one path segment. */
     CHECK_RC(ari_channel_answer(cli, "a/b?c=d&e", &err), CS_ERR_NOT_FOUND, err);
+    CHECK_RC(ari_channel_hold(cli, "no-such-channel", true, &err), CS_ERR_NOT_FOUND, err);
+    CHECK_RC(ari_channel_hold(cli, "no-such-channel", false, &err), CS_ERR_NOT_FOUND, err);
+    CHECK_RC(ari_channel_dtmf(cli, "no-such-channel", "1", 0, &err), CS_ERR_NOT_FOUND, err);
     if (ch)
         CHECK_RC(ari_channel_hangup(cli, ch->id, NULL, &err), CS_OK, err);
     ari_channel_free(ch);

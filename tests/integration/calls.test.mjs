@@ -226,6 +226,130 @@ test('blind transfer: the agent leaves, the target joins, history shows who to w
   assert.equal(rows[1], rows[0]);
 });
 
+const simLeg = async (channelId) =>
+  (await sim.control('GET', '/_sim/state')).channels.find((x) => x.id === channelId);
+const eventTypesOf = (id) => pg.psql(`SELECT string_agg(type::text, ',' ORDER BY seq)
+  FROM call_events WHERE call_id = '${id}'`).split(',').map(Number);
+
+test('hold and resume: the other party is held in Asterisk, hold time counted, events stored', async () => {
+  const { a, b } = users;
+  const c = await api.calls.MakeCall({ to: nextNumber() }, { token: a.token });
+  await expectGrpcError(api.calls.HoldCall({ call_id: c.id }, { token: a.token }),
+    'FAILED_PRECONDITION', /in progress/);
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', a.token);
+  await waitSimBridged(sim, c.id);
+  await expectGrpcError(api.calls.ResumeCall({ call_id: c.id }, { token: a.token }),
+    'FAILED_PRECONDITION', /not on hold/);
+  await expectGrpcError(api.calls.HoldCall({ call_id: c.id }, { token: b.token }), 'NOT_FOUND');
+  await expectGrpcError(api.calls.HoldCall({ call_id: 'nope' }, { token: a.token }),
+    'INVALID_ARGUMENT');
+  // the caller asks: the callee (the outside number) is held
+  const held = await api.calls.HoldCall({ call_id: c.id }, { token: a.token });
+  assert.equal(held.callee.on_hold, true);
+  assert.equal(held.caller.on_hold, false);
+  assert.ok(held.held_at);
+  assert.equal(held.hold_seconds, 0);
+  assert.equal((await simLeg(`${c.id}.b`)).on_hold, true);
+  assert.equal((await simLeg(`${c.id}.a`)).on_hold, false);
+  await expectGrpcError(api.calls.HoldCall({ call_id: c.id }, { token: a.token }),
+    'FAILED_PRECONDITION', /on hold already/);
+  const seen = await api.calls.GetCall({ call_id: c.id }, { token: a.token });
+  assert.equal(seen.callee.on_hold, true);
+  await sleep(1100);
+  const resumed = await api.calls.ResumeCall({ call_id: c.id }, { token: a.token });
+  assert.equal(resumed.callee.on_hold, false);
+  assert.equal(resumed.held_at, null);
+  assert.ok(resumed.hold_seconds >= 1, `hold_seconds ${resumed.hold_seconds}`);
+  assert.equal((await simLeg(`${c.id}.b`)).on_hold, false);
+  // held again, then hung up while held: the hold ends with the call
+  await api.calls.HoldCall({ call_id: c.id }, { token: a.token });
+  await sleep(1100);
+  const done = await api.calls.HangupCall({ call_id: c.id }, { token: a.token });
+  assert.equal(done.status, 'CALL_STATUS_COMPLETED');
+  assert.equal(done.callee.on_hold, false);
+  assert.equal(done.held_at, null);
+  assert.ok(done.hold_seconds >= resumed.hold_seconds + 1, `hold_seconds ${done.hold_seconds}`);
+  assert.equal(pg.psql(`SELECT coalesce(held_party, '-') || ' ' || coalesce(held_at::text, '-')
+    FROM calls WHERE id = '${c.id}'`), '- -');
+  // CALL_HELD (10) and CALL_RESUMED (11) are in the event log, in order
+  const types = eventTypesOf(c.id);
+  assert.deepEqual(types.filter((t) => t >= 10), [10, 11, 10]);
+  assert.equal(types.at(-1), 4);
+});
+
+test('hold by the callee holds the caller; a supervisor holds the party facing the user', async () => {
+  const { a, b, s } = users;
+  const c = await api.calls.MakeCall({ to: b.ext }, { token: a.token });
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', b.token);
+  await waitSimBridged(sim, c.id);
+  const h1 = await api.calls.HoldCall({ call_id: c.id }, { token: b.token });
+  assert.equal(h1.caller.on_hold, true);
+  assert.equal((await simLeg(`${c.id}.a`)).on_hold, true);
+  // anyone in the call (or a supervisor) may take it off hold
+  const r1 = await api.calls.ResumeCall({ call_id: c.id }, { token: s.token });
+  assert.equal(r1.caller.on_hold, false);
+  assert.equal((await simLeg(`${c.id}.a`)).on_hold, false);
+  const h2 = await api.calls.HoldCall({ call_id: c.id }, { token: s.token });
+  assert.equal(h2.caller.on_hold, true, 'the callee is a user: the caller faces them');
+  await api.calls.HangupCall({ call_id: c.id }, { token: a.token });
+  const out = await api.calls.MakeCall({ to: nextNumber() }, { token: a.token });
+  await waitStatus(out.id, 'CALL_STATUS_IN_PROGRESS', a.token);
+  await waitSimBridged(sim, out.id);
+  const h3 = await api.calls.HoldCall({ call_id: out.id }, { token: s.token });
+  assert.equal(h3.callee.on_hold, true, 'an outside callee faces the agent');
+  await api.calls.HangupCall({ call_id: out.id }, { token: s.token });
+});
+
+test('a held call transferred: the remaining party comes off hold and joins the target', async () => {
+  const { a, b } = users;
+  const c = await api.calls.MakeCall({ to: nextNumber() }, { token: a.token });
+  await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', a.token);
+  await waitSimBridged(sim, c.id);
+  await api.calls.HoldCall({ call_id: c.id }, { token: a.token });
+  assert.equal((await simLeg(`${c.id}.b`)).on_hold, true);
+  await sleep(1100);
+  const t = await api.calls.TransferCall({ call_id: c.id, to: b.ext }, { token: a.token });
+  assert.equal(t.callee.on_hold, false);
+  assert.equal(t.caller.on_hold, false);
+  assert.equal(t.held_at, null);
+  assert.ok(t.hold_seconds >= 1);
+  assert.equal((await simLeg(`${c.id}.b`)).on_hold, false);
+  await expectGrpcError(api.calls.HoldCall({ call_id: c.id }, { token: a.token }),
+    'FAILED_PRECONDITION');
+  await waitFor(async () => {
+    const x = await call(c.id, { token: b.token });
+    return x.caller_channel_id.endsWith('.t1') && x.status === 'CALL_STATUS_IN_PROGRESS';
+  }, { what: 'the transfer target to join' });
+  const h = await api.calls.HoldCall({ call_id: c.id }, { token: b.token });
+  assert.equal(h.callee.on_hold, true);
+  await api.calls.HangupCall({ call_id: c.id }, { token: b.token });
+});
+
+test('DTMF goes to the other party; bad digits and calls not in progress are refused', async () => {
+  const { a } = users;
+  const n = nextNumber();
+  await far(`PJSIP/${n}@trunk`, { mode: 'ring_forever' });
+  const c = await api.calls.MakeCall({ to: n }, { token: a.token });
+  for (const digits of ['', '12x', '1'.repeat(33), 'a', '1 2']) {
+    await expectGrpcError(api.calls.SendDtmf({ call_id: c.id, digits }, { token: a.token }),
+      'INVALID_ARGUMENT', /digits/);
+  }
+  await expectGrpcError(api.calls.SendDtmf({ call_id: c.id, digits: '1' }, { token: a.token }),
+    'FAILED_PRECONDITION', /in progress/);
+  await api.calls.HangupCall({ call_id: c.id }, { token: a.token });
+  await farClear(`PJSIP/${n}@trunk`);
+  const c2 = await api.calls.MakeCall({ to: nextNumber() }, { token: a.token });
+  await waitStatus(c2.id, 'CALL_STATUS_IN_PROGRESS', a.token);
+  await waitSimBridged(sim, c2.id);
+  const before = await call(c2.id, { token: a.token });
+  const after = await api.calls.SendDtmf({ call_id: c2.id, digits: '12#' }, { token: a.token });
+  await api.calls.SendDtmf({ call_id: c2.id, digits: '*0AD' }, { token: a.token });
+  assert.equal(after.version, before.version, 'DTMF changes nothing in the call');
+  assert.equal((await simLeg(`${c2.id}.b`)).dtmf_sent, '12#*0AD');
+  assert.equal((await simLeg(`${c2.id}.a`)).dtmf_sent, '');
+  await api.calls.HangupCall({ call_id: c2.id }, { token: a.token });
+});
+
 test('notes, authorization between two agents and a supervisor', async () => {
   const { a, b, s } = users;
   const c = await api.calls.MakeCall({ to: nextNumber() }, { token: a.token });

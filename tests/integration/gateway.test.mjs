@@ -145,6 +145,8 @@ describe('callgw without callsvc', () => {
       '/api/users': ['get', 'post'], '/api/users/{id}': ['delete', 'get', 'put'],
       '/api/calls/make': ['post'], '/api/calls/{id}/answer': ['post'],
       '/api/calls/{id}/hangup': ['post'], '/api/calls/{id}/transfer': ['post'],
+      '/api/calls/{id}/hold': ['post'], '/api/calls/{id}/resume': ['post'],
+      '/api/calls/{id}/dtmf': ['post'],
       '/api/calls/{id}/notes': ['post'], '/api/calls/history': ['get'],
       '/api/calls/active': ['get'], '/api/calls/statistics': ['get'], '/api/calls/{id}': ['get'],
     };
@@ -455,7 +457,8 @@ const CALL_STATUSES = ['initiated', 'ringing', 'in_progress', 'completed', 'busy
   'failed', 'canceled'];
 const CALL_KEYS = ['id', 'status', 'direction', 'caller', 'callee', 'hangupCause', 'createdAt',
   'ringingAt', 'answeredAt', 'endedAt', 'durationSeconds', 'waitSeconds', 'callerChannelId',
-  'calleeChannelId', 'bridgeId', 'transfers', 'notes', 'version', 'requestId'];
+  'calleeChannelId', 'bridgeId', 'transfers', 'notes', 'version', 'requestId', 'holdSeconds',
+  'heldAt'];
 
 // Every key of a proto3 JSON answer is lowerCamelCase, at any depth.
 function assertCamelKeys(v, where = '$') {
@@ -479,8 +482,10 @@ const assertInt64 = (v, what) => {
 };
 
 function assertParty(p, what) {
-  assert.deepEqual(Object.keys(p).sort(), ['extension', 'name', 'number', 'userId'], what);
-  for (const k of Object.keys(p)) assert.equal(typeof p[k], 'string', `${what}.${k}`);
+  assert.deepEqual(Object.keys(p).sort(), ['extension', 'name', 'number', 'onHold', 'userId'], what);
+  for (const k of Object.keys(p)) {
+    assert.equal(typeof p[k], k === 'onHold' ? 'boolean' : 'string', `${what}.${k}`);
+  }
 }
 
 function assertCall(c) {
@@ -492,8 +497,9 @@ function assertCall(c) {
   assertParty(c.caller, 'caller');
   assertParty(c.callee, 'callee');
   assertTime(c.createdAt, 'createdAt', false);
-  for (const k of ['ringingAt', 'answeredAt', 'endedAt']) assertTime(c[k], k);
+  for (const k of ['ringingAt', 'answeredAt', 'endedAt', 'heldAt']) assertTime(c[k], k);
   assertInt(c.durationSeconds, 'durationSeconds');
+  assertInt(c.holdSeconds, 'holdSeconds');
   assertInt(c.waitSeconds, 'waitSeconds');
   assertInt64(c.version, 'version');
   for (const t of c.transfers) {
@@ -599,6 +605,28 @@ describe('callgw calls endpoints (callsvc + PostgreSQL + ARI simulator)',
       assertError(await post('a', `/api/calls/${id}/notes`, { text: 5 }), 400, 'INVALID_ARGUMENT', /^text: expected string/);
       assertError(await post('b', `/api/calls/${id}/notes`, { text: 'hi' }), 404, 'NOT_FOUND');
 
+      // DTMF, hold and resume over REST
+      assertError(await post('a', `/api/calls/${id}/dtmf`, { digits: '12x' }), 400, 'INVALID_ARGUMENT', /digits/);
+      assertError(await post('a', `/api/calls/${id}/dtmf`, { digits: 12 }), 400, 'INVALID_ARGUMENT',
+        /^digits: expected string/);
+      const dt = await post('a', `/api/calls/${id}/dtmf`, { digits: '9#' });
+      assert.equal(dt.status, 200, dt.text);
+      assertCall(dt.json);
+      const ho = await post('a', `/api/calls/${id}/hold`);
+      assert.equal(ho.status, 200, ho.text);
+      assertCall(ho.json);
+      assert.equal(ho.json.callee.onHold, true);
+      assert.equal(ho.json.caller.onHold, false);
+      assertTime(ho.json.heldAt, 'heldAt', false);
+      assertError(await post('a', `/api/calls/${id}/hold`), 409, 'FAILED_PRECONDITION', /on hold already/);
+      assertError(await post('b', `/api/calls/${id}/hold`), 404, 'NOT_FOUND');
+      const re = await post('a', `/api/calls/${id}/resume`, {});
+      assert.equal(re.status, 200, re.text);
+      assertCall(re.json);
+      assert.equal(re.json.callee.onHold, false);
+      assert.equal(re.json.heldAt, null);
+      assertError(await post('a', `/api/calls/${id}/resume`), 409, 'FAILED_PRECONDITION', /not on hold/);
+
       assertError(await post('a', `/api/calls/${id}/transfer`, { to: 'x' }), 400, 'INVALID_ARGUMENT');
       const tr = await post('a', `/api/calls/${id}/transfer`, { to: u.b.ext });
       assert.equal(tr.status, 200, tr.text);
@@ -634,8 +662,10 @@ describe('callgw calls endpoints (callsvc + PostgreSQL + ARI simulator)',
       assertError(await post('a', '/api/calls/make', { to: 5551234 }), 400, 'INVALID_ARGUMENT', /^to: expected string/);
       assertError(await get('a', '/api/calls/nope'), 400, 'INVALID_ARGUMENT');
       const none = '00000000-0000-4000-8000-000000000000';
-      for (const p of [`/api/calls/${none}/answer`, `/api/calls/${none}/hangup`, `/api/calls/${none}/transfer`]) {
-        assertError(await post('a', p, p.endsWith('transfer') ? { to: u.b.ext } : {}), 404, 'NOT_FOUND');
+      for (const p of [`/api/calls/${none}/answer`, `/api/calls/${none}/hangup`, `/api/calls/${none}/transfer`,
+        `/api/calls/${none}/hold`, `/api/calls/${none}/resume`, `/api/calls/${none}/dtmf`]) {
+        const body = p.endsWith('transfer') ? { to: u.b.ext } : p.endsWith('dtmf') ? { digits: '1' } : {};
+        assertError(await post('a', p, body), 404, 'NOT_FOUND');
       }
       assertError(await get('a', `/api/calls/${none}`), 404, 'NOT_FOUND');
       // Asterisk refuses: 503, nothing written

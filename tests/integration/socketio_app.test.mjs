@@ -70,7 +70,8 @@ const truthFor = (userId, after) => {
 };
 
 const SERVER_EVENTS = ['call_initiated', 'call_ringing', 'call_answered', 'call_ended',
-  'call_transferred', 'call_note_added', 'user_status_changed', 'resync'];
+  'call_transferred', 'call_note_added', 'user_status_changed', 'resync', 'call_held',
+  'call_resumed'];
 
 // An official client that records every event with its arrival time.
 function client(gw, auth, opts = {}) {
@@ -311,6 +312,33 @@ test('a transfer: the caller sees call_transferred, the target sees the call fro
   await rest(gwA, 'POST', `/api/calls/${made.id}/hangup`, { token: d.token, body: {} });
   await waitFor(() => sd.forCall(made.id).some((e) => e.name === 'call_ended'),
     { what: 'call_ended on the target' });
+  sa.close();
+  sd.close();
+});
+
+test('hold and resume: both parties of an internal call see call_held then call_resumed', async () => {
+  const { a, d } = users;
+  const sa = await connect(gwA, a);
+  const sd = await connect(gwB, d);
+  const made = await rest(gwA, 'POST', '/api/calls/make', { token: a.token, body: { to: d.ext } });
+  await waitCall(made.id, 'in_progress', a.token);
+  await rest(gwA, 'POST', `/api/calls/${made.id}/hold`, { token: a.token, body: {} });
+  await rest(gwB, 'POST', `/api/calls/${made.id}/resume`, { token: d.token });
+  for (const [s, who] of [[sa, 'the caller'], [sd, 'the callee']]) {
+    await waitFor(() => s.forCall(made.id).some((e) => e.name === 'call_resumed'),
+      { what: `call_resumed on ${who}` });
+    const names = s.forCall(made.id).map((e) => e.name)
+      .filter((n) => n === 'call_held' || n === 'call_resumed');
+    assert.deepEqual(names, ['call_held', 'call_resumed'], who);
+    const held = s.forCall(made.id).find((e) => e.name === 'call_held').args[0];
+    assert.equal(held.call.callee.onHold, true);
+    assert.ok(held.call.heldAt);
+    assert.equal(held.userId, a.id, 'the event says who held');
+    const resumed = s.forCall(made.id).find((e) => e.name === 'call_resumed').args[0];
+    assert.equal(resumed.call.callee.onHold, false);
+    assert.equal(resumed.call.heldAt, null);
+  }
+  await rest(gwA, 'POST', `/api/calls/${made.id}/hangup`, { token: a.token, body: {} });
   sa.close();
   sd.close();
 });

@@ -96,6 +96,14 @@ static void test_filter_init_rejects(void **state)
     assert_int_equal(events_filter_init(&f, 0, A1, &req, err, sizeof err), CS_OK);
 }
 
+static void test_type_stored(void **state)
+{
+    /* what 0003 and 0006 let call_events hold: 1..7, 10, 11 */
+    (void)state;
+    for (int t = -1; t < 40; t++)
+        assert_int_equal(events_type_stored(t), (t >= 1 && t <= 7) || t == 10 || t == 11);
+}
+
 static void test_filter_visibility(void **state)
 {
     const char *both[] = {A1, A2}, *only1[] = {A1},
@@ -679,6 +687,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_filter_init_rejects),
+        cmocka_unit_test(test_type_stored),
         cmocka_unit_test(test_filter_visibility),
         cmocka_unit_test(test_filter_request),
         cmocka_unit_test(test_parse_uuid_array),
