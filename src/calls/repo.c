@@ -1288,19 +1288,21 @@ out:
  * first column), ordered by kind and then by the fourth column (bucket
  * start, or rank for users): columns kind, status or user id, user name,
  * bucket start or rank, total, answered, average duration, longest
- * duration, average wait (the last three for the totals and users only).
+ * duration, average wait, calls held, average hold (the last five for the
+ * totals only, but the average duration: users too).
  * s holds the calls of the period ($1, $2 inclusive), of one user ($3) or
  * of all: one statement per case, without "($3 IS NULL OR ...)", whose
  * generic plan (used after five runs) scanned every call of the period. */
 enum { STATS_TOTALS, STATS_STATUS, STATS_HOUR, STATS_DAY, STATS_USER, STATS_KINDS };
 
 #define CALLS__PERIOD_ALL                                                                          \
-    "WITH s AS MATERIALIZED (SELECT c.id, c.status, c.created_at, c.answered_at, c.ended_at"       \
-    " FROM calls c WHERE c.created_at >= " TS(1) " AND c.created_at <= " TS(2) ") "
+    "WITH s AS MATERIALIZED (SELECT c.id, c.status, c.created_at, c.answered_at, c.ended_at,"      \
+    " c.hold_seconds FROM calls c WHERE c.created_at >= " TS(1) " AND c.created_at <= " TS(2) ") "
 /* call_parties.created_at is the call's (0002_calls.sql): one index range */
 #define CALLS__PERIOD_USER                                                                         \
-    "WITH s AS MATERIALIZED (SELECT c.id, c.status, c.created_at, c.answered_at, c.ended_at"       \
-    " FROM call_parties p JOIN calls c ON c.id = p.call_id WHERE p.user_id = $3::uuid"             \
+    "WITH s AS MATERIALIZED (SELECT c.id, c.status, c.created_at, c.answered_at, c.ended_at,"      \
+    " c.hold_seconds FROM call_parties p JOIN calls c ON c.id = p.call_id WHERE p.user_id = "      \
+    "$3::uuid"                                                                                     \
     " AND p.created_at >= " TS(1) " AND p.created_at <= " TS(2) ") "
 #define CALLS__DUR            "extract(epoch from s.ended_at - s.answered_at)"
 #define CALLS__ANSWERED_ENDED "s.answered_at IS NOT NULL AND s.ended_at IS NOT NULL"
@@ -1312,14 +1314,18 @@ enum { STATS_TOTALS, STATS_STATUS, STATS_HOUR, STATS_DAY, STATS_USER, STATS_KIND
 #define CALLS__AVG_WAIT                                                                            \
     "coalesce(avg(extract(epoch from s.answered_at - s.created_at))"                               \
     " FILTER (WHERE s.answered_at IS NOT NULL), 0)::float8"
+#define CALLS__HELD         "count(*) FILTER (WHERE s.hold_seconds > 0)"
+#define CALLS__AVG_HOLD     "coalesce(avg(s.hold_seconds) FILTER (WHERE s.hold_seconds > 0), 0)::float8"
 #define CALLS__BUCKET_START US("coalesce(g.h, g.d)")
 
 /* grouping(status, h, d): 3 by status, 5 by hour, 6 by day */
 #define CALLS__STATS                                                                               \
     "SELECT 0 AS kind, NULL::text, NULL::text, NULL::int8 AS b, count(*), "                        \
-    "count(s.answered_at), " CALLS__AVG_DUR ", " CALLS__MAX_DUR ", " CALLS__AVG_WAIT " FROM s"     \
+    "count(s.answered_at), " CALLS__AVG_DUR ", " CALLS__MAX_DUR ", " CALLS__AVG_WAIT               \
+    ", " CALLS__HELD ", " CALLS__AVG_HOLD " FROM s"                                                \
     " UNION ALL SELECT CASE grouping(g.status, g.h, g.d) WHEN 3 THEN 1 WHEN 5 THEN 2 ELSE 3 END,"  \
-    " g.status, NULL, " CALLS__BUCKET_START ", count(*), count(g.answered_at), NULL, NULL, NULL"   \
+    " g.status, NULL, " CALLS__BUCKET_START ", count(*), count(g.answered_at), NULL, NULL, NULL,"  \
+    " NULL, NULL"                                                                                  \
     " FROM (SELECT s.status, s.answered_at, date_trunc('hour', s.created_at, 'UTC') AS h,"         \
     " date_trunc('day', s.created_at, 'UTC') AS d FROM s) g"                                       \
     " GROUP BY GROUPING SETS ((g.status), (g.h), (g.d))"
@@ -1327,7 +1333,7 @@ enum { STATS_TOTALS, STATS_STATUS, STATS_HOUR, STATS_DAY, STATS_USER, STATS_KIND
     " UNION ALL SELECT 4, p.user_id::text, coalesce(u.name, ''),"                                  \
     " row_number() OVER (ORDER BY count(*) DESC, p.user_id), count(*), "                           \
     "count(s.answered_at), " CALLS__AVG_DUR                                                        \
-    ", NULL, NULL FROM s JOIN call_parties p ON p.call_id = s.id"                                  \
+    ", NULL, NULL, NULL, NULL FROM s JOIN call_parties p ON p.call_id = s.id"                      \
     " LEFT JOIN users u ON u.id = p.user_id" cond " GROUP BY p.user_id, u.name"
 #define CALLS__STATS_ORDER " ORDER BY 1, 4"
 
@@ -1357,6 +1363,8 @@ static cs_err calls__stats_totals(Callservice__V1__CallStatistics *st, const PGr
     st->average_duration_seconds = strtod(db_get_str(res, row, 6), NULL);
     st->max_duration_seconds = db_get_ll(res, row, 7);
     st->average_wait_seconds = strtod(db_get_str(res, row, 8), NULL);
+    st->held = db_get_ll(res, row, 9);
+    st->average_hold_seconds = strtod(db_get_str(res, row, 10), NULL);
     return CS_OK;
 }
 

@@ -275,6 +275,13 @@ test('hold and resume: the other party is held in Asterisk, hold time counted, e
   const types = eventTypesOf(c.id);
   assert.deepEqual(types.filter((t) => t >= 10), [10, 11, 10]);
   assert.equal(types.at(-1), 4);
+  // statistics count the calls with a hold, and their average hold
+  const st = await api.calls.GetCallStatistics({}, { token: a.token });
+  const nHeld = Number(pg.psql(`SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id
+    WHERE p.user_id = '${a.id}' AND c.hold_seconds > 0`));
+  assert.equal(Number(st.held), nHeld);
+  assert.ok(nHeld >= 1);
+  assert.ok(st.average_hold_seconds >= 1, `average_hold_seconds ${st.average_hold_seconds}`);
 });
 
 test('hold by the callee holds the caller; a supervisor holds the party facing the user', async () => {
@@ -308,14 +315,16 @@ test('a held call transferred: the remaining party comes off hold and joins the 
   await api.calls.HoldCall({ call_id: c.id }, { token: a.token });
   assert.equal((await simLeg(`${c.id}.b`)).on_hold, true);
   await sleep(1100);
+  await far(`PJSIP/${b.ext}`, { mode: 'answer', answer_after_ms: 1500 });
   const t = await api.calls.TransferCall({ call_id: c.id, to: b.ext }, { token: a.token });
+  await farClear(`PJSIP/${b.ext}`);
   assert.equal(t.callee.on_hold, false);
   assert.equal(t.caller.on_hold, false);
   assert.equal(t.held_at, null);
   assert.ok(t.hold_seconds >= 1);
   assert.equal((await simLeg(`${c.id}.b`)).on_hold, false);
   await expectGrpcError(api.calls.HoldCall({ call_id: c.id }, { token: a.token }),
-    'FAILED_PRECONDITION');
+    'FAILED_PRECONDITION', /transfer of this call is under way/);
   await waitFor(async () => {
     const x = await call(c.id, { token: b.token });
     return x.caller_channel_id.endsWith('.t1') && x.status === 'CALL_STATUS_IN_PROGRESS';

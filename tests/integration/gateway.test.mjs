@@ -786,13 +786,16 @@ describe('callgw calls endpoints (callsvc + PostgreSQL + ARI simulator)',
       const s = st.json;
       assertCamelKeys(s);
       assert.deepEqual(Object.keys(s).sort(), ['answerRate', 'averageDurationSeconds', 'averageWaitSeconds',
-        'byStatus', 'from', 'maxDurationSeconds', 'perDay', 'perHour', 'perUser', 'to', 'total'].sort());
+        'byStatus', 'from', 'maxDurationSeconds', 'perDay', 'perHour', 'perUser', 'to', 'total', 'held',
+        'averageHoldSeconds'].sort());
       assertTime(s.from, 'from', false);
       assertTime(s.to, 'to', false);
       assertInt64(s.total, 'total');
       assertInt64(s.maxDurationSeconds, 'maxDurationSeconds');
+      assertInt64(s.held, 'held');
       assert.equal(Number(s.total), h.json.calls.length);
-      for (const k of ['answerRate', 'averageDurationSeconds', 'averageWaitSeconds']) {
+      assert.equal(Number(s.held), h.json.calls.filter((c) => c.holdSeconds > 0).length);
+      for (const k of ['answerRate', 'averageDurationSeconds', 'averageWaitSeconds', 'averageHoldSeconds']) {
         assert.equal(typeof s[k], 'number', k);
       }
       for (const b of s.byStatus) {
