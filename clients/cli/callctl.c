@@ -81,6 +81,12 @@ static const view view_calls = {"calls",
                                  "callee.extension", "callee.number", "createdAt",
                                  "durationSeconds"},
                                 NULL};
+/* hold, resume and dtmf: who is held, since when, and the hold time so far */
+static const view view_hold = {NULL,
+                               {"id", "status", "caller.name", "caller.extension", "caller.onHold",
+                                "callee.extension", "callee.number", "callee.onHold", "heldAt",
+                                "holdSeconds"},
+                               NULL};
 static const view view_note = {NULL, {"id", "callId", "authorName", "text", "createdAt"}, NULL};
 static const view view_stats = {NULL,
                                 {"total", "answerRate", "averageDurationSeconds",
@@ -223,6 +229,30 @@ static const command commands[] = {
      &view_call,
      0,
      "call transfer CALL_ID TO"},
+    {{"call", "hold"},
+     CS "HoldCall",
+     &callservice__v1__hold_call_request__descriptor,
+     &callservice__v1__call__descriptor,
+     {"callId"},
+     &view_hold,
+     0,
+     "call hold CALL_ID   (the other party hears music on hold)"},
+    {{"call", "resume"},
+     CS "ResumeCall",
+     &callservice__v1__resume_call_request__descriptor,
+     &callservice__v1__call__descriptor,
+     {"callId"},
+     &view_hold,
+     0,
+     "call resume CALL_ID   (takes the held party off hold)"},
+    {{"call", "dtmf"},
+     CS "SendDtmf",
+     &callservice__v1__send_dtmf_request__descriptor,
+     &callservice__v1__call__descriptor,
+     {"callId", "digits"},
+     &view_hold,
+     0,
+     "call dtmf CALL_ID DIGITS   (1 to 32 of 0-9 * # A-D, played to the other party)"},
     {{"call", "note"},
      CS "AddCallNote",
      &callservice__v1__add_call_note_request__descriptor,
@@ -667,6 +697,10 @@ static void watch_on_msg(void *arg, const uint8_t *data, size_t len)
                                           (int)ev->call->status, sbuf, sizeof sbuf));
             if (ev->call->hangup_cause && *ev->call->hangup_cause)
                 printf(" (%s)", ev->call->hangup_cause);
+            if (ev->call->caller && ev->call->caller->on_hold)
+                printf(" (caller on hold)");
+            if (ev->call->callee && ev->call->callee->on_hold)
+                printf(" (callee on hold)");
         } else if (ev->payload_case == CALLSERVICE__V1__EVENT__PAYLOAD_USER && ev->user) {
             char sbuf[32];
             printf(" user %s %s", ev->user->email,

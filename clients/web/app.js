@@ -6,7 +6,10 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const TERMINAL = new Set(['completed', 'busy', 'no_answer', 'failed', 'canceled']);
 const STATUSES = ['initiated', 'ringing', 'in_progress', ...TERMINAL];
-const CALL_EVENTS = ['call_initiated', 'call_ringing', 'call_answered', 'call_ended', 'call_transferred'];
+const CALL_EVENTS = ['call_initiated', 'call_ringing', 'call_answered', 'call_ended', 'call_transferred',
+  'call_held', 'call_resumed'];
+// What SendDtmf accepts: 1 to 32 of these.
+const DTMF_RE = /^[0-9*#A-D]{1,32}$/;
 
 const state = {
   token: localStorage.getItem('cs.token') || '',
@@ -21,6 +24,7 @@ const state = {
   typingSent: false,
   readyTimer: null,
   readyChain: 0,
+  dtmfChain: Promise.resolve(), // the keypad's digits go out one request at a time, in order
 };
 
 // --- helpers -------------------------------------------------------------
@@ -51,6 +55,23 @@ const fmtDur = (sec) => {
 };
 const party = (p) => (p ? [p.name, p.extension || p.number].filter(Boolean).join(' · ') : '');
 const badge = (status) => el('span', { class: `badge ${status}` }, (status || '').replace('_', ' '));
+// On hold: heldAt is set while a hold is in progress (onHold says which party).
+const isHeld = (c) => Boolean(c.heldAt || c.caller?.onHold || c.callee?.onHold);
+const heldFor = (since) => Math.max(0, (Date.now() - Date.parse(since)) / 1000);
+// The "on hold" badge of a held party, with a timer from heldAt that
+// tickHoldTimers() keeps running.
+const holdBadge = (c, p) => (p?.onHold && !TERMINAL.has(c.status)
+  ? el('span', { class: 'badge on-hold', title: c.heldAt ? `on hold since ${fmtTime(c.heldAt)}` : 'on hold' }, 'on hold',
+    c.heldAt ? [' ', el('span', { class: 'hold-timer', 'data-since': c.heldAt }, fmtDur(heldFor(c.heldAt)))] : [])
+  : '');
+// A party and, while held, its badge.
+const partyCell = (c, p) => [party(p), p?.onHold && !TERMINAL.has(c.status) ? ' ' : '', holdBadge(c, p)];
+function tickHoldTimers() {
+  for (const t of document.querySelectorAll('.hold-timer[data-since]')) {
+    const text = fmtDur(heldFor(t.dataset.since));
+    if (t.textContent !== text) t.textContent = text;
+  }
+}
 const isSupervisor = () => state.me && (state.me.role === 'admin' || state.me.role === 'supervisor');
 
 async function api(method, path, body) {
@@ -245,7 +266,12 @@ function callActions(call, { detail = true } = {}) {
   if (call.status === 'ringing' && call.direction !== 'outbound' && (mine || (isSupervisor() && !iCall))) {
     out.push(act('Answer', () => doAction(call, 'answer')));
   }
-  if (call.status === 'in_progress') out.push(act('Transfer', () => transfer(call), 'secondary'));
+  if (call.status === 'in_progress') {
+    // One toggle: the server puts the other party on hold (or takes it off).
+    out.push(isHeld(call) ? act('Resume', () => doAction(call, 'resume'), 'resume')
+      : act('Hold', () => doAction(call, 'hold'), 'secondary'));
+    out.push(act('Transfer', () => transfer(call), 'secondary'));
+  }
   out.push(act('Hang up', () => doAction(call, 'hangup'), 'danger'));
   if (detail) out.push(act('Details', () => { location.hash = `#call/${call.id}`; }, 'link'));
   return out;
@@ -254,9 +280,10 @@ function callActions(call, { detail = true } = {}) {
 function renderBoard() {
   const body = $('#board-body');
   const calls = [...state.active.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-  body.replaceChildren(...calls.map((c) => el('tr', { 'data-call': c.id, 'data-status': c.status },
-    el('td', {}, badge(c.status)), el('td', {}, c.direction || ''), el('td', {}, party(c.caller)),
-    el('td', {}, party(c.callee)), el('td', {}, fmtTime(c.answeredAt || c.createdAt)),
+  body.replaceChildren(...calls.map((c) => el('tr', { 'data-call': c.id, 'data-status': c.status,
+    'data-held': isHeld(c) && !TERMINAL.has(c.status) },
+    el('td', {}, badge(c.status)), el('td', {}, c.direction || ''), el('td', {}, partyCell(c, c.caller)),
+    el('td', {}, partyCell(c, c.callee)), el('td', {}, fmtTime(c.answeredAt || c.createdAt)),
     el('td', { class: 'actions' }, callActions(c)))));
   $('#board-empty').hidden = calls.length > 0;
 }
@@ -311,6 +338,7 @@ async function loadHistory(page = 1) {
     $('#history-body').replaceChildren(...(r.calls || []).map((c) => el('tr', {},
       el('td', {}, badge(c.status)), el('td', {}, c.direction || ''), el('td', {}, party(c.caller)),
       el('td', {}, party(c.callee)), el('td', {}, fmtTime(c.createdAt)), el('td', {}, fmtDur(c.durationSeconds)),
+      el('td', { class: 'hold-time' }, Number(c.holdSeconds || 0) > 0 ? fmtDur(c.holdSeconds) : ''),
       el('td', {}, el('a', { href: `#call/${c.id}` }, 'details')))));
     $('#page-info').textContent = `page ${state.history.page} of ${state.history.pages} (${info.total || 0} calls)`;
     $('#prev-page').disabled = state.history.page <= 1;
@@ -330,17 +358,25 @@ function appendNote(n) {
 
 function renderCall(c) {
   const facts = [
-    ['Status', badge(c.status)], ['Direction', c.direction], ['From', party(c.caller)], ['To', party(c.callee)],
+    // the held party's badge next to its name
+    ['Status', badge(c.status)], ['Direction', c.direction],
+    ['From', el('span', {}, partyCell(c, c.caller))], ['To', el('span', {}, partyCell(c, c.callee))],
     ['Created', fmtTime(c.createdAt)], ['Answered', fmtTime(c.answeredAt)], ['Ended', fmtTime(c.endedAt)],
     ['Duration', fmtDur(c.durationSeconds)], ['Wait', fmtDur(c.waitSeconds)], ['Hangup cause', c.hangupCause || ''],
     ['Transfers', (c.transfers || []).map((t) => `${t.byName || t.byUserId} → ${t.to}`).join(', ')],
   ];
+  // the hold time of the holds ended so far, once there is one
+  if (Number(c.holdSeconds || 0) > 0) facts.push(['Hold time', el('span', { id: 'hold-time' }, fmtDur(c.holdSeconds))]);
   $('#call-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v || '')]));
   $('#call-actions').replaceChildren(...callActions(c, { detail: false }));
+  $('#call-dtmf').hidden = c.status !== 'in_progress';
 }
 
 async function openCall(id) {
   state.openCall = id;
+  $('#call-dtmf').hidden = true;
+  $('#dtmf-form').reset();
+  $('#dtmf-sent').textContent = '';
   $('#notes').replaceChildren();
   $('#typing').textContent = '';
   try {
@@ -353,6 +389,39 @@ async function openCall(id) {
   } catch (e) {
     toast(e.message);
   }
+}
+
+// DTMF to the other party of the open call (an IVR's menu, say): the
+// keypad sends a key as it is pressed, the form a string. One request at a
+// time so the far end hears them in the order pressed; what went out is
+// shown under the keypad. Resolves to whether the digits went out.
+function sendDtmf(digits) {
+  const callId = state.openCall;
+  if (!callId || !DTMF_RE.test(digits)) {
+    toast('DTMF: 1 to 32 of 0-9 * # A-D');
+    return Promise.resolve(false);
+  }
+  const sent = state.dtmfChain.then(async () => {
+    try {
+      const c = await api('POST', `/calls/${callId}/dtmf`, { digits });
+      onCallEvent('', { call: c });
+      if (state.openCall === callId) $('#dtmf-sent').textContent += digits;
+      return true;
+    } catch (e) {
+      toast(e.message);
+      return false;
+    }
+  });
+  state.dtmfChain = sent;
+  return sent;
+}
+
+async function dtmfSubmit(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const digits = f.digits.value.trim().toUpperCase();
+  if (!digits) return;
+  if (await sendDtmf(digits)) f.reset(); // kept on a refusal, to be corrected
 }
 
 function leaveCall() {
@@ -465,7 +534,9 @@ async function loadStats() {
       kpi('Answer rate', `${Math.round((s.answerRate || 0) * 100)}%`),
       kpi('Avg duration', fmtDur(s.averageDurationSeconds)),
       kpi('Max duration', fmtDur(s.maxDurationSeconds)),
-      kpi('Avg wait', fmtDur(s.averageWaitSeconds)));
+      kpi('Avg wait', fmtDur(s.averageWaitSeconds)),
+      kpi('Calls held', String(s.held || 0)),
+      kpi('Avg hold', fmtDur(s.averageHoldSeconds)));
     const buckets = fillBuckets(daily ? s.perDay : s.perHour, from, to, step);
     const when = (b) => (daily ? `${b.start.getMonth() + 1}/${b.start.getDate()}`
       : hours > 24 && b.start.getHours() !== 0 ? `${b.start.getHours()}h`
@@ -584,6 +655,10 @@ function init() {
   $('#next-page').addEventListener('click', () => loadHistory(state.history.page + 1));
   $('#note-form').addEventListener('submit', addNote);
   $('#note-text').addEventListener('input', onNoteInput);
+  $('#dtmf-form').addEventListener('submit', dtmfSubmit);
+  $('#keypad').replaceChildren(...['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'].map((k) =>
+    el('button', { type: 'button', class: 'key secondary', 'aria-label': `Send DTMF ${k}`, onclick: () => sendDtmf(k) }, k)));
+  setInterval(tickHoldTimers, 1000);
   $('#stats-period').addEventListener('change', loadStats);
   $('#user-form').addEventListener('submit', saveUser);
   $('#user-cancel').addEventListener('click', resetUserForm);

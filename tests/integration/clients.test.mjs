@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  ADMIN, bins, grpcApi, repoRoot, sleep, startCallsvc, startPostgres, startSim, waitFor,
+  ADMIN, bins, grpcApi, repoRoot, simLegsOf, sleep, startCallsvc, startPostgres, startSim, waitFor,
+  waitSimBridged,
 } from './lib/stack.mjs';
 
 let pg, sim, svc, api, configDir;
@@ -88,6 +89,11 @@ describe('callctl', () => {
     assert.equal(ctl(['users', 'get', '--bogus-option', 'x']).code, 2);
     assert.equal(ctl(['users', 'list', '--limit']).code, 2, 'an option without its value');
     assert.equal(ctl(['call', 'get', 'a', 'b']).code, 2, 'one positional too many');
+    assert.equal(ctl(['call', 'hold', 'a', 'b']).code, 2, 'hold: one positional too many');
+    assert.equal(ctl(['call', 'resume', 'a', 'b']).code, 2, 'resume: one positional too many');
+    assert.equal(ctl(['call', 'dtmf', 'a', '1', '2']).code, 2, 'dtmf: one positional too many');
+    assert.equal(ctl(['call', 'dtmf', 'a', '--tones', '1']).code, 2, 'dtmf: an unknown option');
+    assert.equal(ctl(['call', 'hold', '--call-id']).code, 2, 'hold: an option without its value');
     assert.equal(ctl(['watch', '--bogus']).code, 2);
     assert.equal(ctl(['--bogus-global', 'whoami']).code, 2);
   });
@@ -243,6 +249,84 @@ describe('callctl', () => {
     assert.equal(ctlJsonAs(envB, ['call', 'hangup', ringing.id]).status, 'completed');
     for (const u of [a, b]) await sim.control('DELETE', `/_sim/endpoints/PJSIP/${u.sipDevice.extension}`);
     for (const e of [envA, envB]) fs.rmSync(e.CALLCTL_CONFIG_DIR, { recursive: true, force: true });
+  });
+
+  test('call hold|resume|dtmf: the other party held and let go, digits to it, wrong states', async () => {
+    const a = ctlJson(['users', 'create', '--name', 'Hal Holder', '--email', 'hal@example.com',
+      '--password', 'hal-pass-123']);
+    const b = ctlJson(['users', 'create', '--name', 'Hedy Held', '--email', 'hedy@example.com',
+      '--password', 'hedy-pass-123']);
+    const envA = userEnv('hal@example.com', 'hal-pass-123');
+    ctlJson(['users', 'create', '--name', 'Hank Other', '--email', 'hank@example.com',
+      '--password', 'hank-pass-123']);
+    const envB = userEnv('hedy@example.com', 'hedy-pass-123');
+    await sim.control('POST', `/_sim/endpoints/PJSIP/${b.sipDevice.extension}`, { mode: 'answer', answer_after_ms: 1500 });
+    const call = ctlJsonAs(envA, ['call', 'make', b.sipDevice.extension]);
+    await waitFor(() => callGet(call.id, envA).status === 'ringing', { what: 'the call to ring' });
+    // Not yet in progress: nothing to hold, no one to send tones to.
+    assert.equal(ctl(['call', 'hold', call.id], { env: envA }).code, 8, 'hold while ringing');
+    assert.equal(ctl(['call', 'dtmf', call.id, '1'], { env: envA }).code, 8, 'dtmf while ringing');
+    await waitFor(() => callGet(call.id, envA).status === 'in_progress', { what: 'the call to be answered' });
+    await waitSimBridged(sim, call.id);
+    const leg = async (suffix) => (await simLegsOf(sim, call.id)).find((x) => x.id === `${call.id}.${suffix}`);
+    // Argument errors the server finds: exit 3.
+    assert.equal(ctl(['call', 'hold', 'not-a-uuid'], { env: envA }).code, 3);
+    assert.equal(ctl(['call', 'hold'], { env: envA }).code, 3, 'no call id');
+    assert.equal(ctl(['call', 'dtmf', call.id], { env: envA }).code, 3, 'no digits');
+    assert.equal(ctl(['call', 'dtmf', call.id, ''], { env: envA }).code, 3, 'empty digits');
+    assert.equal(ctl(['call', 'dtmf', call.id, '12x'], { env: envA }).code, 3, 'a letter beyond D');
+    assert.equal(ctl(['call', 'dtmf', call.id, '1'.repeat(33)], { env: envA }).code, 3, '33 digits');
+    // Someone else's call is not there for an agent.
+    const other = userEnv('hank@example.com', 'hank-pass-123');
+    assert.equal(ctl(['call', 'hold', call.id], { env: other }).code, 6);
+    assert.equal(ctl(['call', 'dtmf', call.id, '1'], { env: other }).code, 6);
+    assert.equal(ctl(['call', 'resume', call.id], { env: envA }).code, 8, 'resume: not on hold');
+
+    const seqBefore = storedSeqs().at(-1);
+    // The caller asks: the callee is held (its channel, the call's .b leg).
+    const held = ctlJsonAs(envA, ['call', 'hold', call.id]);
+    assert.equal(held.status, 'in_progress');
+    assert.equal(held.callee.onHold, true);
+    assert.ok(!held.caller.onHold);
+    assert.ok(held.heldAt && !Number.isNaN(Date.parse(held.heldAt)), `heldAt: ${held.heldAt}`);
+    assert.equal((await leg('b')).on_hold, true);
+    assert.equal((await leg('a')).on_hold, false);
+    assert.equal(ctl(['call', 'hold', call.id], { env: envA }).code, 8, 'on hold already');
+    assert.equal(callGet(call.id, envB).callee.onHold, true, 'the held user sees it too');
+    await sleep(1100); // a hold time of a second at least
+    const resumed = ctl(['call', 'resume', call.id], { env: envA });
+    assert.equal(resumed.code, 0, resumed.err);
+    // The human view says who is held and for how long.
+    assert.match(resumed.out, /^callee\.onHold\s+false$/m);
+    assert.match(resumed.out, /^caller\.onHold\s+false$/m);
+    assert.match(resumed.out, /^heldAt\s*$/m);
+    assert.match(resumed.out, /^holdSeconds\s+[1-9]\d*$/m);
+    assert.equal((await leg('b')).on_hold, false);
+    assert.equal(ctl(['call', 'resume', call.id], { env: envA }).code, 8, 'resumed twice');
+    const humanHold = ctl(['call', 'hold', call.id], { env: envA });
+    assert.match(humanHold.out, /^callee\.onHold\s+true$/m);
+    assert.match(humanHold.out, /^heldAt\s+\d{4}-\d\d-\d\dT/m);
+    assert.equal(ctlJsonAs(envA, ['call', 'resume', call.id]).callee.onHold, false);
+
+    // DTMF to the other party; the call itself does not change.
+    const sent = ctlJsonAs(envA, ['call', 'dtmf', call.id, '12*#']);
+    assert.equal(sent.status, 'in_progress');
+    await waitFor(async () => (await leg('b')).dtmf_sent === '12*#', { what: 'the digits at the callee' });
+    assert.equal((await leg('a')).dtmf_sent, '');
+
+    // watch shows the hold and the resume, the held party in the line.
+    const w = ctl(['watch', '--call-id', call.id, '--after-seq', String(seqBefore), '--count', '2'], { env: envA });
+    assert.equal(w.code, 0, w.err);
+    const lines = w.out.trim().split('\n');
+    assert.match(lines[0], new RegExp(`call_held\\s+call ${call.id} in_progress \\(callee on hold\\)$`));
+    assert.match(lines[1], new RegExp(`call_resumed\\s+call ${call.id} in_progress$`));
+
+    assert.equal(ctlJsonAs(envA, ['call', 'hangup', call.id]).status, 'completed');
+    assert.equal(ctl(['call', 'hold', call.id], { env: envA }).code, 8, 'hold an ended call');
+    assert.equal(ctl(['call', 'dtmf', call.id, '1'], { env: envA }).code, 8, 'dtmf to an ended call');
+    assert.ok(Number(callGet(call.id, envA).holdSeconds) >= 1, 'the hold time is kept');
+    await sim.control('DELETE', `/_sim/endpoints/PJSIP/${b.sipDevice.extension}`);
+    for (const e of [envA, envB, other]) fs.rmSync(e.CALLCTL_CONFIG_DIR, { recursive: true, force: true });
   });
 
   test('watch prints events and resumes after a callsvc restart', async () => {

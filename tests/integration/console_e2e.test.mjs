@@ -3,7 +3,8 @@
 // call, see it ring, get answered and end on the board without a reload, add
 // a note, see the statistics charts; two users on one call (typing
 // indicator, live notes); an inbound call answered and transferred from the
-// board; history filters, presence, and user management for admins.
+// board; hold / resume and DTMF on a call in progress; history filters,
+// presence, and user management for admins.
 // Screenshots go to test-output/console_e2e/; with CONSOLE_SCREENSHOT=path
 // the live board is also saved there (README's docs/console.png).
 import { after, before, test } from 'node:test';
@@ -12,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  ADMIN, grpcApi, repoRoot, startCallgw, startCallsvc, startPostgres, startSim, waitFor,
+  ADMIN, grpcApi, repoRoot, simLegsOf, startCallgw, startCallsvc, startPostgres, startSim, waitFor,
+  waitSimBridged,
 } from './lib/stack.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
@@ -242,6 +244,89 @@ test('inbound call: answered and transferred from the board; the live board for 
     await p.page.context().close();
   }
   await sim.control('DELETE', `/_sim/endpoints/PJSIP/${ext.carol}`);
+});
+
+test('hold and resume from the board and the details, the held party live on both sides, DTMF keypad', async () => {
+  await far(ext.bob, { mode: 'answer', answer_after_ms: 300 });
+  const sup = await loginPage(DEMO.supervisor);
+  const bob = await loginPage(DEMO.bob);
+  await sup.page.fill('#make-form input[name=to]', ext.bob);
+  await sup.page.click('#make-form button[type=submit]');
+  const first = sup.page.locator('#board-body tr').first();
+  await first.waitFor({ timeout: 10000 });
+  const callId = await first.getAttribute('data-call');
+  await sup.page.waitForSelector(row(sup.page, callId, 'in_progress'), { timeout: 15000 });
+  await bob.page.waitForSelector(row(bob.page, callId, 'in_progress'), { timeout: 10000 });
+  // The supervisor's own call: the other party, Bob (the call's .b leg), is held.
+  const leg = async (s) => (await simLegsOf(sim, callId)).find((x) => x.id === `${callId}.${s}`);
+  await waitSimBridged(sim, callId);
+  assert.equal((await leg('b')).on_hold, false);
+  const supRow = sup.page.locator(row(sup.page, callId));
+  assert.equal(await supRow.locator('.badge.on-hold').count(), 0);
+
+  await supRow.getByRole('button', { name: /^hold/i }).click();
+  await sup.page.waitForSelector(`${row(sup.page, callId)}[data-held] td:nth-child(4) .badge.on-hold`, { timeout: 10000 });
+  assert.equal(await supRow.locator('td:nth-child(3) .badge.on-hold').count(), 0, 'the caller is not held');
+  assert.match(await supRow.locator('.badge.on-hold').textContent(), /^on hold \d+:\d\d$/);
+  await supRow.getByRole('button', { name: /^resume/i }).waitFor();
+  assert.equal(await supRow.getByRole('button', { name: /^hold/i }).count(), 0, 'the toggle shows Resume only');
+  await waitFor(async () => (await leg('b')).on_hold === true, { what: 'the sim to hold Bob\'s channel' });
+  assert.equal((await leg('a')).on_hold, false);
+  // Bob's board follows through call_held: he sees himself held, with the timer.
+  await bob.page.waitForSelector(`${row(bob.page, callId)} td:nth-child(4) .badge.on-hold`, { timeout: 10000 });
+  // The timer runs from heldAt without a new event.
+  await sup.page.waitForFunction((id) => {
+    const t = document.querySelector(`#board-body tr[data-call="${id}"] .hold-timer`);
+    return t && t.textContent !== '0:00';
+  }, callId, { timeout: 5000 });
+  await shot(sup.page, '12-on-hold.png');
+
+  // The details: the badge by Bob's name, Resume there too.
+  await supRow.getByRole('button', { name: /details/i }).click();
+  await sup.page.waitForSelector('#view-call:not([hidden])');
+  await sup.page.waitForSelector('#call-facts dd .badge.on-hold .hold-timer');
+  assert.match(await sup.page.textContent('#call-facts'), /Bob Agent · \d+ on hold \d+:\d\d/);
+  await sup.page.locator('#call-actions').getByRole('button', { name: /^resume/i }).click();
+  await sup.page.waitForSelector('#call-facts dd .badge.on-hold', { state: 'detached', timeout: 10000 });
+  await sup.page.locator('#call-actions').getByRole('button', { name: /^hold/i }).waitFor({ timeout: 10000 });
+  // The hold lasted a second at least: its time is kept and shown.
+  assert.match(await sup.page.textContent('#hold-time'), /^\d+:\d\d$/);
+  await waitFor(async () => (await leg('b')).on_hold === false, { what: 'the sim to let Bob\'s channel go' });
+  await bob.page.waitForSelector(`${row(bob.page, callId)} .badge.on-hold`, { state: 'detached', timeout: 10000 });
+
+  // DTMF: keys go out as pressed, the form sends a string; the page lists what went out.
+  assert.equal(await sup.page.isVisible('#call-dtmf'), true, 'the keypad on a call in progress');
+  for (const k of ['1', '2', '3']) await sup.page.getByRole('button', { name: `Send DTMF ${k}` }).click();
+  await sup.page.fill('#dtmf-form input[name=digits]', '4#');
+  await sup.page.click('#dtmf-form button[type=submit]');
+  await sup.page.waitForFunction(() => document.querySelector('#dtmf-sent').textContent === '1234#', null,
+    { timeout: 10000 });
+  await waitFor(async () => (await leg('b')).dtmf_sent === '1234#', { what: 'the digits at Bob\'s phone' });
+  assert.equal((await leg('a')).dtmf_sent, '');
+  assert.equal(await sup.page.inputValue('#dtmf-form input[name=digits]'), '', 'the form is cleared once sent');
+  // A refused string is said, and nothing goes out.
+  await sup.page.fill('#dtmf-form input[name=digits]', '9x');
+  await sup.page.click('#dtmf-form button[type=submit]');
+  assert.equal(await sup.page.$eval('#dtmf-form input[name=digits]', (i) => i.validity.valid), false);
+  assert.equal(await sup.page.textContent('#dtmf-sent'), '1234#');
+  await shot(sup.page, '13-keypad.png');
+
+  // Hang up: the keypad goes; the history shows the hold time.
+  await sup.page.locator('#call-actions').getByRole('button', { name: /hang up/i }).click();
+  await sup.page.waitForSelector('#call-facts dd .badge.completed', { timeout: 10000 });
+  assert.equal(await sup.page.isHidden('#call-dtmf'), true);
+  await sup.page.click('nav a[data-view=history]');
+  const hRow = sup.page.locator('#history-body tr', { has: sup.page.locator(`a[href="#call/${callId}"]`) });
+  await hRow.waitFor({ timeout: 10000 });
+  assert.match(await hRow.locator('td.hold-time').textContent(), /^\d+:\d\d$/);
+  const done = await api.calls.GetCall({ call_id: callId }, { token: adminToken });
+  assert.ok(done.hold_seconds >= 1, `hold_seconds ${done.hold_seconds}`);
+  assert.equal(await hRow.locator('td.hold-time').textContent(), `0:${String(done.hold_seconds).padStart(2, '0')}`);
+  for (const p of [sup, bob]) {
+    assert.equal(await p.page.evaluate(() => window.noReload), true);
+    assert.deepEqual(p.errors, []);
+    await p.page.context().close();
+  }
 });
 
 test('history filters, presence, user management for admins', async () => {
