@@ -520,12 +520,18 @@ test('ARI WebSocket down while the caller\'s own phone answers: the destination 
   }
 });
 
-test('simulator restart mid-call: the call ends failed with cause lost', async () => {
+test('simulator restart mid-call: the call ends failed with cause lost (a hold in progress ends with it)', async () => {
   const c = await api.calls.MakeCall({ to: nextNumber() }, { token: users.a.token });
   await waitStatus(c.id, 'CALL_STATUS_IN_PROGRESS', users.a.token);
+  await waitSimBridged(sim, c.id);
+  await api.calls.HoldCall({ call_id: c.id }, { token: users.a.token });
+  await sleep(1100);
   await sim.control('POST', '/_sim/restart', { down_ms: 300 });
   const done = await waitStatus(c.id, 'CALL_STATUS_FAILED', users.a.token, 15000);
   assert.equal(done.hangup_cause, 'lost');
+  assert.equal(done.callee.on_hold, false);
+  assert.equal(done.held_at, null);
+  assert.ok(done.hold_seconds >= 1, `hold_seconds ${done.hold_seconds}`);
   await sim.control('POST', '/_sim/default', { mode: 'answer', answer_after_ms: 50 });
 });
 
