@@ -74,6 +74,10 @@ function tickHoldTimers() {
 }
 const isSupervisor = () => state.me && (state.me.role === 'admin' || state.me.role === 'supervisor');
 
+// An answer that takes longer than this is an error (the gateway answers
+// 503 itself when callsvc is away, so only a lost connection gets here).
+const API_TIMEOUT_MS = 15000;
+
 async function api(method, path, body) {
   const res = await fetch(`/api${path}`, {
     method,
@@ -82,6 +86,7 @@ async function api(method, path, body) {
       ...(state.token ? { authorization: `Bearer ${state.token}` } : {}),
     },
     body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(API_TIMEOUT_MS),
   });
   const text = await res.text();
   const data = text ? JSON.parse(text) : {};
@@ -137,6 +142,7 @@ async function checkReady() {
 
 function logout() {
   clearTimeout(state.readyTimer);
+  state.dtmfChain = Promise.resolve();
   state.readyChain++;
   $('#service-down').hidden = true;
   state.token = '';
@@ -374,6 +380,7 @@ function renderCall(c) {
 
 async function openCall(id) {
   state.openCall = id;
+  state.dtmfChain = Promise.resolve(); // keys of another call do not hold this one up
   $('#call-dtmf').hidden = true;
   $('#dtmf-form').reset();
   $('#dtmf-sent').textContent = '';
@@ -402,6 +409,7 @@ function sendDtmf(digits) {
     return Promise.resolve(false);
   }
   const sent = state.dtmfChain.then(async () => {
+    if (state.openCall !== callId) return false; // the call was left (or the user logged out)
     try {
       const c = await api('POST', `/calls/${callId}/dtmf`, { digits });
       onCallEvent('', { call: c });

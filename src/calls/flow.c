@@ -974,17 +974,21 @@ static bool calls__is_current_party(const call_rec *r, const char *user_id)
             strcmp(r->call->callee->user_id, user_id) == 0);
 }
 
-/* Loads the call for a command: locked, visible to the caller, live. */
+/* Loads the call for a command: locked, visible to the caller, live, and
+ * the caller one of its current parties (or a supervisor or admin): a user
+ * who left it (a transferrer) still sees it but no longer changes it. */
 static cs_err calls__cmd_load(calls_worker *w, calls_cmd *cmd, call_rec **r)
 {
     bool party = false;
     cs_err rc = calls_repo_get(w->db, cmd->call_id, CALLS_FOR_UPDATE, r);
-    if (rc == CS_OK && !auth_sees_all(&cmd->who))
-        party = calls__is_current_party(*r, cmd->who.user_id);
-    if (rc == CS_OK && !auth_sees_all(&cmd->who) && !party)
-        rc = calls_repo_is_party(w->db, cmd->call_id, cmd->who.user_id, &party);
-    if (rc == CS_OK && !auth_sees_all(&cmd->who) && !party)
+    if (rc != CS_OK || auth_sees_all(&cmd->who) || calls__is_current_party(*r, cmd->who.user_id))
+        goto loaded;
+    rc = calls_repo_is_party(w->db, cmd->call_id, cmd->who.user_id, &party);
+    if (rc == CS_OK && !party)
         rc = CS_ERR_NOT_FOUND;
+    if (rc == CS_OK)
+        return calls__cmd_fail(cmd, CS_ERR_PERMISSION, "you are no longer in this call");
+loaded:
     if (rc == CS_ERR_NOT_FOUND)
         return calls__cmd_fail(cmd, rc, "call not found");
     if (rc != CS_OK)
@@ -1142,8 +1146,9 @@ static bool calls__requester_is_callee(const Callservice__V1__Call *c, const cha
 }
 
 /* HoldCall and ResumeCall: the ARI hold of the party's channel, then the
- * call saved with the hold's start or its seconds added (the hold is
- * undone in Asterisk if the save fails). */
+ * call saved with the hold's start or its time added. The save is queued
+ * to go with the COMMIT, so a failure shows later: cmd->undo_chan lets
+ * calls__step_failed put Asterisk back as the database still has it. */
 static cs_err calls__cmd_hold(calls_worker *w, calls_cmd *cmd, call_rec *r)
 {
     Callservice__V1__Call *c = r->call;
@@ -1169,20 +1174,19 @@ static cs_err calls__cmd_hold(calls_worker *w, calls_cmd *cmd, call_rec *r)
     rc = ari_channel_hold(w->m->ari, chan, hold, &err);
     if (rc != CS_OK)
         return calls__ari_fail(cmd, rc, &err);
+    snprintf(cmd->undo_chan, sizeof cmd->undo_chan, "%s", chan);
+    cmd->undo_hold = !hold;
     if (hold) {
         c->held_at = calls_timestamp_new(calls_change_us(r));
         (caller_side ? c->caller : c->callee)->on_hold = true;
         rc = c->held_at ? CS_OK : CS_ERR_INTERNAL;
     } else {
-        calls_hold_finish(c, calls_change_us(r));
+        calls_hold_finish(r, calls_change_us(r));
     }
     if (rc == CS_OK)
         rc = calls__save_emit(w, r, hold ? EV(CALL_HELD) : EV(CALL_RESUMED), cmd->who.user_id);
-    if (rc != CS_OK) {
-        if (ari_channel_hold(w->m->ari, chan, !hold, &err) != CS_OK)
-            log_warn("calls: undo %s of %s: %s", hold ? "hold" : "unhold", chan, err.message);
+    if (rc != CS_OK)
         return calls__cmd_fail(cmd, rc, db_public_error(rc));
-    }
     return CS_OK;
 }
 
@@ -1251,8 +1255,8 @@ static cs_err calls__cmd_transfer(calls_worker *w, calls_cmd *cmd, call_rec *r)
     calls__hangup_quiet(m, callee_leaves ? c->callee_channel_id : c->caller_channel_id, NULL);
     if ((callee_leaves ? c->caller : c->callee)->on_hold &&
         ari_channel_hold(m->ari, remaining, false, &err) != CS_OK)
-        log_debug("calls: unhold %s: %s", remaining, err.message);
-    calls_hold_finish(c, calls_change_us(r));
+        log_warn("calls: unhold %s before its transfer: %s", remaining, err.message);
+    calls_hold_finish(r, calls_change_us(r));
     if (ari_channel_ring(m->ari, remaining, &err) != CS_OK)
         log_debug("calls: ring %s: %s", remaining, err.message);
     {
@@ -1358,9 +1362,16 @@ static cs_err calls__event_apply(calls_worker *w, const calls_job *job, calls_do
 static void calls__step_failed(calls_worker *w, const calls_job *job, cs_err rc)
 {
     const char *channel;
+    calls_cmd *cmd = job->cmd;
     if (job->kind == JOB_CMD) {
-        if (job->cmd->rc == CS_OK)
-            calls__cmd_fail(job->cmd, rc, db_public_error(rc));
+        ari_error err = {0};
+        if (cmd->rc == CS_OK)
+            calls__cmd_fail(cmd, rc, db_public_error(rc));
+        if (cmd->undo_chan[0] &&
+            ari_channel_hold(w->m->ari, cmd->undo_chan, cmd->undo_hold, &err) != CS_OK)
+            log_warn("calls: %s of %s not undone: %s", cmd->undo_hold ? "unhold" : "hold",
+                     cmd->undo_chan, err.message);
+        cmd->undo_chan[0] = '\0';
         return;
     }
     calls__owe_reconcile(w, rc);

@@ -28,6 +28,10 @@ typedef struct calls_cmd {
     auth_identity who;
     const char *to;         /* MAKE, TRANSFER: validated destination; DTMF: the digits */
     const char *request_id; /* MAKE: idempotency key or NULL */
+    /* HOLD, RESUME: the ARI hold made, put back (undo_hold) on undo_chan if
+     * the step does not commit (calls__step_failed); "" when none */
+    char undo_chan[96];
+    bool undo_hold;
     /* result */
     cs_err rc;
     char errmsg[256];

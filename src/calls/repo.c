@@ -36,8 +36,7 @@
                                                "c.bridge_id, c.version, c.request_id,"             \
                                                " c.caller_up, c.callee_up, c.asterisk_id, "        \
                                                "c.pending_channel_id, c.owner_id,"                 \
-                                               " c.held_party, " US(                               \
-                                                   "c.held_at") ", c.hold_seconds"
+                                               " c.held_party, " US("c.held_at") ", c.hold_us"
 
 enum {
     COL_ID,
@@ -70,7 +69,7 @@ enum {
     COL_OWNER,
     COL_HELD_PARTY,
     COL_HELD_AT,
-    COL_HOLD_SECONDS,
+    COL_HOLD_US,
 };
 
 /* CALLS__COLS, then whether the call may have transfers or notes
@@ -79,7 +78,7 @@ enum {
  * neither and cost no look-up), then, for the history pages only, the total
  * their count statement would give. */
 #define CALLS__COLS_CHILDREN CALLS__COLS ", c.has_children"
-enum { COL_HAS_CHILDREN = COL_HOLD_SECONDS + 1, COL_LIST_TOTAL };
+enum { COL_HAS_CHILDREN = COL_HOLD_US + 1, COL_LIST_TOTAL };
 /* A row read FOR UPDATE: CALLS__COLS_CHILDREN, then the clock at the lock. */
 enum { COL_LOCKED_AT = COL_HAS_CHILDREN + 1 };
 
@@ -132,6 +131,12 @@ int64_t calls_timestamp_us(const Google__Protobuf__Timestamp *ts)
     if (!ts)
         return 0;
     return ts->seconds * 1000000 + ts->nanos / 1000;
+}
+
+/* Call.hold_seconds of a total in µs: whole seconds, at most INT32_MAX. */
+static int32_t calls__hold_seconds(int64_t us)
+{
+    return us <= 0 ? 0 : us / 1000000 > INT32_MAX ? INT32_MAX : (int32_t)(us / 1000000);
 }
 
 static Google__Protobuf__Timestamp *calls__ts_col(const PGresult *res, int row, int col)
@@ -238,7 +243,7 @@ static cs_err calls__fill_call(Callservice__V1__Call *c, const PGresult *res, in
         return CS_ERR_INTERNAL;
     c->caller->on_hold = held && strcmp(held, "caller") == 0;
     c->callee->on_hold = held && strcmp(held, "callee") == 0;
-    c->hold_seconds = (int32_t)db_get_ll(res, row, COL_HOLD_SECONDS);
+    c->hold_seconds = calls__hold_seconds(db_get_ll(res, row, COL_HOLD_US));
     c->status = call_status_parse(db_get(res, row, COL_STATUS));
     c->direction = call_direction_parse(db_get(res, row, COL_DIRECTION));
     c->duration_seconds =
@@ -273,6 +278,7 @@ static cs_err calls__fill_rec(call_rec *r, const PGresult *res, int row)
     }
     r->caller_up = db_get_bool(res, row, COL_CALLER_UP);
     r->callee_up = db_get_bool(res, row, COL_CALLEE_UP);
+    r->hold_us = db_get_ll(res, row, COL_HOLD_US);
     return CS_OK;
 }
 
@@ -592,6 +598,8 @@ cs_err calls_repo_insert(db_conn *db, const call_new *n, call_rec **out)
     return rc;
 }
 
+/* (clang-format would break the TS() lines apart) */
+// clang-format off
 static const db_stmt calls__save_stmt = {
     "calls_save",
     "UPDATE calls c SET status = $2, hangup_cause = $3,"
@@ -599,23 +607,19 @@ static const db_stmt calls__save_stmt = {
     " callee_user_id = $8::uuid, callee_name = $9, callee_extension = $10, callee_number = $11,"
     " caller_channel_id = $12, callee_channel_id = $13, caller_up = $14::bool,"
     " callee_up = $15::bool, bridge_id = $16, pending_channel_id = $17, asterisk_id = $18,"
-    " held_party = $19, held_at = " TS(
-        20) ", hold_seconds = $21::int4,"
-            " ringing_at = CASE WHEN $2 = 'ringing' THEN coalesce(c.ringing_at, clock_timestamp())"
-            " ELSE c.ringing_at END,"
-            " answered_at = CASE WHEN $2 = 'in_progress' THEN coalesce(c.answered_at, "
-            "clock_timestamp())"
-            " ELSE c.answered_at END,"
-            " ended_at = CASE WHEN $2 IN ('completed', 'busy', 'no_answer', 'failed', 'canceled')"
-            " THEN coalesce(c.ended_at, clock_timestamp()) ELSE c.ended_at END,"
-            " version = c.version + 1"
-            " WHERE c.id = $1::uuid RETURNING " CALLS__COLS_CHILDREN,
+    " held_party = $19, held_at = " TS(20) ", hold_us = $21::int8,"
+    " ringing_at = CASE WHEN $2 = 'ringing' THEN coalesce(c.ringing_at, clock_timestamp())"
+    " ELSE c.ringing_at END,"
+    " answered_at = CASE WHEN $2 = 'in_progress' THEN coalesce(c.answered_at, clock_timestamp())"
+    " ELSE c.answered_at END,"
+    " ended_at = CASE WHEN $2 IN ('completed', 'busy', 'no_answer', 'failed', 'canceled')"
+    " THEN coalesce(c.ended_at, clock_timestamp()) ELSE c.ended_at END,"
+    " version = c.version + 1"
+    " WHERE c.id = $1::uuid RETURNING " CALLS__COLS_CHILDREN,
     21};
 
 /* The save of a call this transaction holds FOR UPDATE: every column is
  * known here, so nothing is returned and the statement is queued. */
-/* (clang-format would break the TS() lines apart) */
-// clang-format off
 static const db_stmt calls__save_locked_stmt = {
     "calls_save_locked",
     "UPDATE calls c SET status = $2, hangup_cause = $3,"
@@ -623,7 +627,7 @@ static const db_stmt calls__save_locked_stmt = {
     " callee_user_id = $8::uuid, callee_name = $9, callee_extension = $10, callee_number = $11,"
     " caller_channel_id = $12, callee_channel_id = $13, caller_up = $14::bool,"
     " callee_up = $15::bool, bridge_id = $16, pending_channel_id = $17, asterisk_id = $18,"
-    " held_party = $19, held_at = " TS(20) ", hold_seconds = $21::int4,"
+    " held_party = $19, held_at = " TS(20) ", hold_us = $21::int8,"
     " ringing_at = " TS(22) ","
     " answered_at = " TS(23) ","
     " ended_at = " TS(24) ","
@@ -678,15 +682,17 @@ int64_t calls_change_us(const call_rec *r)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void calls_hold_finish(Callservice__V1__Call *c, int64_t now_us)
+void calls_hold_finish(call_rec *r, int64_t now_us)
 {
+    Callservice__V1__Call *c = r->call;
     if (c->held_at) {
-        int32_t s = calls__floor_s(calls_timestamp_us(c->held_at), now_us);
-        if (s > 0 && c->hold_seconds <= INT32_MAX - s)
-            c->hold_seconds += s;
+        int64_t d = now_us - calls_timestamp_us(c->held_at);
+        if (d > 0)
+            r->hold_us = d > INT64_MAX - r->hold_us ? INT64_MAX : r->hold_us + d;
         protobuf_c_message_free_unpacked(&c->held_at->base, NULL);
         c->held_at = NULL;
     }
+    c->hold_seconds = calls__hold_seconds(r->hold_us);
     if (c->caller)
         c->caller->on_hold = false;
     if (c->callee)
@@ -709,7 +715,7 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
     Callservice__V1__Call *c = r->call;
     PGresult *res = NULL;
     cs_err rc;
-    char held_at[24], hold_s[16], ring[24], ans[24], end[24], ver[24];
+    char held_at[24], hold_us[24], ring[24], ans[24], end[24], ver[24];
     const char *params[25] = {
         c->id,
         call_status_name(c->status),
@@ -735,11 +741,11 @@ cs_err calls_repo_save(db_conn *db, call_rec *r)
         goto out;
     }
     if (call_status_terminal(c->status)) /* an ended call holds no one */
-        calls_hold_finish(c, calls_change_us(r));
+        calls_hold_finish(r, calls_change_us(r));
     params[18] = c->caller->on_hold ? "caller" : c->callee->on_hold ? "callee" : NULL;
     calls__us_param(held_at, sizeof held_at, c->held_at, &params[19]);
-    snprintf(hold_s, sizeof hold_s, "%d", (int)c->hold_seconds);
-    params[20] = hold_s;
+    snprintf(hold_us, sizeof hold_us, "%" PRId64, r->hold_us);
+    params[20] = hold_us;
     if (r->locked_at_us) {
         /* One round trip less per change: the UPDATE goes with the next
          * statement (the COMMIT, or a batched event's RELEASE) and fails
@@ -1297,11 +1303,11 @@ enum { STATS_TOTALS, STATS_STATUS, STATS_HOUR, STATS_DAY, STATS_USER, STATS_KIND
 
 #define CALLS__PERIOD_ALL                                                                          \
     "WITH s AS MATERIALIZED (SELECT c.id, c.status, c.created_at, c.answered_at, c.ended_at,"      \
-    " c.hold_seconds FROM calls c WHERE c.created_at >= " TS(1) " AND c.created_at <= " TS(2) ") "
+    " c.hold_us FROM calls c WHERE c.created_at >= " TS(1) " AND c.created_at <= " TS(2) ") "
 /* call_parties.created_at is the call's (0002_calls.sql): one index range */
 #define CALLS__PERIOD_USER                                                                         \
     "WITH s AS MATERIALIZED (SELECT c.id, c.status, c.created_at, c.answered_at, c.ended_at,"      \
-    " c.hold_seconds FROM call_parties p JOIN calls c ON c.id = p.call_id WHERE p.user_id = "      \
+    " c.hold_us FROM call_parties p JOIN calls c ON c.id = p.call_id WHERE p.user_id = "           \
     "$3::uuid"                                                                                     \
     " AND p.created_at >= " TS(1) " AND p.created_at <= " TS(2) ") "
 #define CALLS__DUR            "extract(epoch from s.ended_at - s.answered_at)"
@@ -1314,8 +1320,8 @@ enum { STATS_TOTALS, STATS_STATUS, STATS_HOUR, STATS_DAY, STATS_USER, STATS_KIND
 #define CALLS__AVG_WAIT                                                                            \
     "coalesce(avg(extract(epoch from s.answered_at - s.created_at))"                               \
     " FILTER (WHERE s.answered_at IS NOT NULL), 0)::float8"
-#define CALLS__HELD         "count(*) FILTER (WHERE s.hold_seconds > 0)"
-#define CALLS__AVG_HOLD     "coalesce(avg(s.hold_seconds) FILTER (WHERE s.hold_seconds > 0), 0)::float8"
+#define CALLS__HELD         "count(*) FILTER (WHERE s.hold_us > 0)"
+#define CALLS__AVG_HOLD     "coalesce(avg(s.hold_us) FILTER (WHERE s.hold_us > 0) / 1e6, 0)::float8"
 #define CALLS__BUCKET_START US("coalesce(g.h, g.d)")
 
 /* grouping(status, h, d): 3 by status, 5 by hour, 6 by day */

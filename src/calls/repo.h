@@ -50,6 +50,9 @@ typedef struct call_rec {
      * and queues the UPDATE to go out with the COMMIT instead of waiting
      * for it. 0 otherwise. */
     int64_t locked_at_us;
+    /* calls.hold_us: the time the call's finished holds lasted, in µs
+     * (Call.hold_seconds is its whole seconds) */
+    int64_t hold_us;
 } call_rec;
 
 void call_rec_free(call_rec *r);
@@ -188,10 +191,10 @@ char *calls_strdup(const char *s);
 /* The time of a change to r: its lock's clock (locked_at_us) when it has
  * one, this host's wall clock otherwise; µs since the epoch. */
 int64_t calls_change_us(const call_rec *r);
-/* Ends the hold in progress on c, if any: its whole seconds up to now_us
- * are added to hold_seconds, held_at is cleared (and freed) and neither
- * party is on hold any more. calls_repo_save does this for a call that
- * ends. */
-void calls_hold_finish(Callservice__V1__Call *c, int64_t now_us);
+/* Ends the hold in progress on r's call, if any: its time up to now_us is
+ * added to r->hold_us (and the call's hold_seconds follows), held_at is
+ * cleared (and freed) and neither party is on hold any more.
+ * calls_repo_save does this for a call that ends. */
+void calls_hold_finish(call_rec *r, int64_t now_us);
 
 #endif

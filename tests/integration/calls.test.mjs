@@ -278,7 +278,7 @@ test('hold and resume: the other party is held in Asterisk, hold time counted, e
   // statistics count the calls with a hold, and their average hold
   const st = await api.calls.GetCallStatistics({}, { token: a.token });
   const nHeld = Number(pg.psql(`SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id
-    WHERE p.user_id = '${a.id}' AND c.hold_seconds > 0`));
+    WHERE p.user_id = '${a.id}' AND c.hold_us > 0`));
   assert.equal(Number(st.held), nHeld);
   assert.ok(nHeld >= 1);
   assert.ok(st.average_hold_seconds >= 1, `average_hold_seconds ${st.average_hold_seconds}`);
@@ -323,13 +323,20 @@ test('a held call transferred: the remaining party comes off hold and joins the 
   assert.equal(t.held_at, null);
   assert.ok(t.hold_seconds >= 1);
   assert.equal((await simLeg(`${c.id}.b`)).on_hold, false);
-  await expectGrpcError(api.calls.HoldCall({ call_id: c.id }, { token: a.token }),
+  await expectGrpcError(api.calls.HoldCall({ call_id: c.id }, { token: users.s.token }),
     'FAILED_PRECONDITION', /transfer of this call is under way/);
   await waitFor(async () => {
     const x = await call(c.id, { token: b.token });
     return x.caller_channel_id.endsWith('.t1') && x.status === 'CALL_STATUS_IN_PROGRESS';
   }, { what: 'the transfer target to join' });
-  const h = await api.calls.HoldCall({ call_id: c.id }, { token: b.token });
+  // a, who transferred the call away, still sees it but no longer changes it
+  assert.equal((await call(c.id, { token: a.token })).id, c.id);
+  for (const [m, req] of [['HoldCall', {}], ['SendDtmf', { digits: '1' }], ['HangupCall', {}],
+    ['TransferCall', { to: users.s.ext }]]) {
+    await expectGrpcError(api.calls[m]({ call_id: c.id, ...req }, { token: a.token }),
+      'PERMISSION_DENIED', /no longer in this call/);
+  }
+  const h = await api.calls.HoldCall({ call_id: c.id.toUpperCase() }, { token: b.token });
   assert.equal(h.callee.on_hold, true);
   await api.calls.HangupCall({ call_id: c.id }, { token: b.token });
 });

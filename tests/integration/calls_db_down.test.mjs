@@ -172,6 +172,44 @@ test('the database goes away between dialling the destination and the commit: th
   }
 });
 
+test('the database goes away between the hold in Asterisk and its commit: the hold is undone there', { skip: !!process.env.TEST_DATABASE_URL }, async () => {
+  const k = await makeUser('dbdown-k');
+  const l = await makeUser('dbdown-l');
+  const call = await api.calls.MakeCall({ to: l.ext }, { token: k.token });
+  await waitStatus(call.id, 'CALL_STATUS_IN_PROGRESS', k.token);
+  await waitBridged(call.id);
+  const held = async () => (await legsOf(call.id)).find((x) => x.id === `${call.id}.b`).on_hold;
+  const ariRequests = async () => Number((await api.ops.GetMetrics({})).text
+    .match(/\ncallsvc_ari_requests_total (\d+)\n/)[1]);
+  try {
+    // the hold's POST is held 3 s: PostgreSQL stops meanwhile, so the step
+    // that records the hold cannot commit
+    await sim.control('POST', '/_sim/faults/delay', { count: 1, ms: 3000 });
+    const before = await ariRequests();
+    const hold = api.calls.HoldCall({ call_id: call.id }, { token: k.token });
+    await waitFor(async () => (await sim.control('GET', '/_sim/state')).server.pending_delays === 0,
+      { what: 'the hold request held', timeoutMs: 10000 });
+    await pg.stop();
+    await expectGrpcError(hold, 'UNAVAILABLE');
+    // Asterisk held the callee, then was put back as the database has it:
+    // two requests (POST and DELETE /hold), nobody on hold
+    assert.equal(await ariRequests() - before, 2);
+    assert.equal(await held(), false);
+    assert.doesNotMatch(svc.proc.log(), /not undone/);
+    await pg.start();
+    const now = await waitStatus(call.id, 'CALL_STATUS_IN_PROGRESS', k.token);
+    assert.equal(now.callee.on_hold, false);
+    // and the hold can be made again once the database is back
+    const h = await waitFor(async () => api.calls.HoldCall({ call_id: call.id }, { token: k.token })
+      .catch(() => null), { what: 'HoldCall to work again', timeoutMs: 15000 });
+    assert.equal(h.callee.on_hold, true);
+    assert.equal(await held(), true);
+    await api.calls.HangupCall({ call_id: call.id }, { token: k.token });
+  } finally {
+    await sim.control('DELETE', '/_sim/faults').catch(() => {});
+  }
+});
+
 test('ARI WebSocket down while MakeCall\'s own phone rings: the call is ringing once it is back', async () => {
   const i = await makeUser('dbdown-i');
   const j = await makeUser('dbdown-j');
