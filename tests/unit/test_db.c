@@ -432,6 +432,45 @@ static void test_live_migrate_twice(void **state)
     db_close(c);
 }
 
+/* 0006: a writer that ends a held call without knowing holds (an older
+ * callsvc) has the hold finished by the trigger, not refused. */
+static void test_live_hold_trigger(void **state)
+{
+    db_conn *c;
+    PGresult *res = NULL;
+    (void)state;
+    if (!live_url())
+        skip();
+    c = db_open(live_url());
+    assert_int_equal(db_migrate(c, CS_SQL_DIR, NULL), CS_OK);
+    assert_int_equal(db_begin(c), CS_OK);
+    assert_int_equal(
+        db_exec_script(c, "INSERT INTO calls (id, direction, status, answered_at, held_party,"
+                          " held_at, hold_us) VALUES ('00000000-0000-4000-8000-00000000c0de',"
+                          " 'outbound', 'in_progress', now(), 'callee',"
+                          " '2026-01-01 10:00:00+00', 1000000);"
+                          "UPDATE calls SET status = 'completed',"
+                          " ended_at = '2026-01-01 10:00:02.5+00'"
+                          " WHERE id = '00000000-0000-4000-8000-00000000c0de'"),
+        CS_OK);
+    assert_int_equal(db_exec(c, 0,
+                             "SELECT coalesce(held_party, '-'), held_at IS NULL, hold_us FROM calls"
+                             " WHERE id = '00000000-0000-4000-8000-00000000c0de'",
+                             0, NULL, &res),
+                     CS_OK);
+    assert_string_equal(db_get(res, 0, 0), "-");
+    assert_string_equal(db_get(res, 0, 1), "t");
+    assert_int_equal(db_get_ll(res, 0, 2), 3500000);
+    PQclear(res);
+    /* a held party without the hold's start is refused */
+    assert_int_not_equal(db_exec_script(c, "INSERT INTO calls (id, direction, status, held_party)"
+                                           " VALUES ('00000000-0000-4000-8000-00000000c0df',"
+                                           " 'outbound', 'in_progress', 'caller')"),
+                         CS_OK);
+    db_rollback(c);
+    db_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,7 +478,7 @@ int main(void)
         cmocka_unit_test(test_unreachable),        cmocka_unit_test(test_live_basics),
         cmocka_unit_test(test_live_reconnect),     cmocka_unit_test(test_live_transactions),
         cmocka_unit_test(test_live_deferred),      cmocka_unit_test(test_live_savepoints),
-        cmocka_unit_test(test_live_migrate_twice),
+        cmocka_unit_test(test_live_migrate_twice), cmocka_unit_test(test_live_hold_trigger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
