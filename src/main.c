@@ -286,6 +286,8 @@ static void svc__usage(FILE *out)
                  "  help     this text\n\n"
                  "environment:\n");
     svc_config_print_help(out);
+    cfg_print_help(events_cfg_table, events_cfg_table_len, out);
+    calls_options_print_help(out);
 }
 
 static const struct {

@@ -30,6 +30,8 @@
 #ifndef CS_CALLS_H
 #define CS_CALLS_H
 
+#include <stdio.h>
+
 #include <protobuf-c/protobuf-c.h>
 
 #include "ari/ari.h"
@@ -50,6 +52,8 @@ typedef struct calls_options {
 /* Reads RING_TIMEOUT_S (1..600, default 30) and CALLS_FLOW_WORKERS (1..64,
  * default 4) from the environment into o. -1 with a message on a bad value. */
 int calls_options_from_env(calls_options *o, char *err, size_t errlen);
+/* Lists the variables calls_options_from_env reads (callsvc help). */
+void calls_options_print_help(FILE *out);
 
 cs_err calls_module_new(const calls_options *o, calls_module **out)
     __attribute__((warn_unused_result));

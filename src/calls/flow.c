@@ -159,6 +159,11 @@ static const cfg_entry calls__env[] = {
      "threads running call flows (a call always runs on the same one)"},
 };
 
+void calls_options_print_help(FILE *out)
+{
+    cfg_print_help(calls__env, sizeof calls__env / sizeof *calls__env, out);
+}
+
 int calls_options_from_env(calls_options *o, char *err, size_t errlen)
 {
     return cfg_load(calls__env, sizeof calls__env / sizeof *calls__env, o, err, errlen);
