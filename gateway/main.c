@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "common/config.h"
@@ -146,6 +147,7 @@ static int gw_parse_args(int argc, char **argv, gw_config *cfg, int *conformance
     return 0;
 }
 
+/* SIGTERM/SIGINT: stop (once); SIGHUP: open the log files again. */
 static void *gw_signal_thread(void *arg)
 {
     sigset_t set;
@@ -153,9 +155,18 @@ static void *gw_signal_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    if (sigwait(&set, &sig) == 0) {
+    sigaddset(&set, SIGHUP);
+    while (sigwait(&set, &sig) == 0) {
+        if (sig == SIGHUP) {
+            if (log_reopen() == 0)
+                log_info("SIGHUP: log files opened again");
+            else
+                log_error("SIGHUP: log files not opened again: %s", strerror(errno));
+            continue;
+        }
         log_info("signal %d: shutting down", sig);
         gw_http_stop(arg);
+        break;
     }
     return NULL;
 }
@@ -226,6 +237,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 

@@ -1,7 +1,7 @@
 /*
  * callsvc: the call service.
  *
- *   callsvc serve     gRPC on GRPC_ADDR until SIGTERM/SIGINT
+ *   callsvc serve     gRPC on GRPC_ADDR until SIGTERM/SIGINT (SIGHUP: reopen the logs)
  *   callsvc migrate   apply sql/migrations (idempotent)
  *   callsvc seed      first admin and demo users (idempotent)
  *   callsvc help      usage and every environment variable
@@ -186,6 +186,7 @@ static int svc__serve(svc_app *app)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     /* Before any thread exists, so that every thread inherits the mask. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -259,6 +260,13 @@ static int svc__serve(svc_app *app)
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("signal %d: shutting down", sig);
             break;
+        }
+        if (sig == SIGHUP) {
+            if (log_reopen() == 0)
+                log_info("SIGHUP: log files opened again");
+            else
+                log_error("SIGHUP: log files not opened again: %s", strerror(errno));
+            continue;
         }
         if (sig < 0 && errno != EAGAIN && errno != EINTR) {
             log_error("sigtimedwait: %s", strerror(errno));

@@ -20,10 +20,17 @@ static struct {
     log_level min;
     int combined_fd;
     int error_fd;
-} log_state = {"cs", LOG_INFO, -1, -1};
+    char combined_path[512];
+    char error_path[512];
+} log_state = {"cs", LOG_INFO, -1, -1, "", ""};
 
 static _Thread_local char ctx_request_id[64];
 static _Thread_local char ctx_user_id[64];
+
+static int log__open(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
 
 int log_init(const char *service, log_level min_level, const char *dir)
 {
@@ -31,16 +38,36 @@ int log_init(const char *service, log_level min_level, const char *dir)
     snprintf(log_state.service, sizeof log_state.service, "%s", service ? service : "cs");
     log_state.min = min_level;
     if (dir && *dir) {
-        char path[512];
         mkdir(dir, 0755);
-        snprintf(path, sizeof path, "%s/combined.log", dir);
-        log_state.combined_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        snprintf(path, sizeof path, "%s/error.log", dir);
-        log_state.error_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        snprintf(log_state.combined_path, sizeof log_state.combined_path, "%s/combined.log", dir);
+        snprintf(log_state.error_path, sizeof log_state.error_path, "%s/error.log", dir);
+        log_state.combined_fd = log__open(log_state.combined_path);
+        log_state.error_fd = log__open(log_state.error_path);
         if (log_state.combined_fd < 0 || log_state.error_fd < 0)
             rc = -1;
     }
     return rc;
+}
+
+/* path opened again onto *fd's descriptor; -1 (and *fd kept) on failure. */
+static int log__reopen_one(const char *path, int fd)
+{
+    int rc = 0, nfd;
+    if (fd < 0 || !path[0])
+        return 0;
+    nfd = log__open(path);
+    if (nfd < 0 || dup2(nfd, fd) < 0)
+        rc = -1;
+    if (nfd >= 0)
+        close(nfd);
+    return rc;
+}
+
+int log_reopen(void)
+{
+    int a = log__reopen_one(log_state.combined_path, log_state.combined_fd);
+    int b = log__reopen_one(log_state.error_path, log_state.error_fd);
+    return a == 0 && b == 0 ? 0 : -1;
 }
 
 void log_shutdown(void)
@@ -125,8 +152,9 @@ void log_write(log_level level, const char *file, int line, const char *fmt, ...
     const char *base = strrchr(file, '/');
     snprintf(site, sizeof site, "%s:%d", base ? base + 1 : file, line);
 
-    len = (size_t)snprintf(out, sizeof out, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"service\":\"%s\",\"site\":\"",
-                           ts, now.tv_nsec / 1000000, level_names[level], log_state.service);
+    len = (size_t)snprintf(
+        out, sizeof out, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"service\":\"%s\",\"site\":\"",
+        ts, now.tv_nsec / 1000000, level_names[level], log_state.service);
     if (len >= sizeof out)
         len = sizeof out - 1;
     log__escape(out, &len, sizeof out, site);
