@@ -20,9 +20,9 @@ typedef enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL } cfg_type;
 typedef struct cfg_entry {
     const char *name; /* environment variable */
     cfg_type type;
-    size_t offset; /* offsetof(struct, field): char *, int or int (bool) */
+    size_t offset;   /* offsetof(struct, field): char *, int or int (bool) */
     const char *def; /* default as text; NULL means "unset" (NULL / 0) */
-    long min, max; /* CFG_INT bounds (inclusive) */
+    long min, max;   /* CFG_INT bounds (inclusive) */
     const char *help;
 } cfg_entry;
 

@@ -54,7 +54,7 @@ cs_err cs_err_from_grpc_status(int grpc_status)
 {
     /* gRPC codes with no cs_err of their own. */
     switch (grpc_status) {
-    case 2: /* UNKNOWN */
+    case 2:  /* UNKNOWN */
     case 15: /* DATA_LOSS */
         return CS_ERR_INTERNAL;
     case 11: /* OUT_OF_RANGE */
