@@ -10,7 +10,7 @@ CS_APT_BUILD=(build-essential cmake pkg-config git
   libjansson-dev libjwt-dev libcmocka-dev libcurl4-openssl-dev libargon2-dev)
 CS_APT_RUN=(postgresql nodejs npm)
 # prometheus: its promtool lints /metrics (tests/integration/gateway.test.mjs).
-CS_APT_TEST=(clang protobuf-compiler chromium libclang-rt-14-dev gcovr python3 python3-grpcio python3-protobuf curl wrk
+CS_APT_TEST=(clang clang-format protobuf-compiler chromium libclang-rt-14-dev gcovr python3 python3-grpcio python3-protobuf curl wrk
              prometheus)
 
 cs_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
