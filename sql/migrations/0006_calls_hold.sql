@@ -6,16 +6,24 @@
 -- hold began (set exactly when held_party is); hold_us: how long the
 -- call's finished holds lasted, in microseconds (CallService shows whole
 -- seconds), so short holds add up and count.
+--
+-- The checks are added NOT VALID: every existing row has the new columns
+-- NULL / 0 and passes them, so there is nothing to scan for under the
+-- ALTER's exclusive lock; new rows and every update are checked.
 ALTER TABLE calls
-    ADD COLUMN held_party text CHECK (held_party IN ('caller', 'callee')),
+    ADD COLUMN held_party text,
     ADD COLUMN held_at    timestamptz,
-    ADD COLUMN hold_us    bigint NOT NULL DEFAULT 0 CHECK (hold_us >= 0),
-    ADD CONSTRAINT calls_held_at_set CHECK ((held_party IS NULL) = (held_at IS NULL));
+    ADD COLUMN hold_us    bigint NOT NULL DEFAULT 0,
+    ADD CONSTRAINT calls_held_party_check CHECK (held_party IN ('caller', 'callee')) NOT VALID,
+    ADD CONSTRAINT calls_hold_us_check CHECK (hold_us >= 0) NOT VALID,
+    ADD CONSTRAINT calls_held_at_set CHECK ((held_party IS NULL) = (held_at IS NULL)) NOT VALID,
+    ADD CONSTRAINT calls_held_live CHECK (held_party IS NULL OR ended_at IS NULL) NOT VALID;
 
--- An ended call holds no one. callsvc finishes the hold itself when it
--- saves a call's end; this trigger does the same for a writer that does
--- not know about holds (an older callsvc during a rolling upgrade), so
--- its end of a held call is not refused.
+-- An ended call holds no one (calls_held_live). callsvc finishes the hold
+-- itself when it saves a call's end; this trigger (BEFORE, so it runs
+-- ahead of the checks) does the same for a writer that does not know about
+-- holds (an older callsvc during a rolling upgrade), so its end of a held
+-- call is not refused.
 CREATE FUNCTION calls_end_hold() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.ended_at IS NOT NULL AND NEW.held_party IS NOT NULL THEN

@@ -1462,6 +1462,13 @@ static void calls__steps(calls_worker *w, calls_job **jobs, size_t n)
         rc = calls__commit(w);
     else
         calls__rollback(w);
+    /* The steps whose change is lost: latest first, so that what they did
+     * in ARI (a hold, then a resume of the same channel) is undone in the
+     * reverse order. A COMMIT whose connection broke may have committed
+     * all the same; this cannot tell, and undoes. */
+    for (size_t j = n; rc != CS_OK && j-- > 0;)
+        if (done[j].ok)
+            calls__step_failed(w, jobs[j], rc);
     for (size_t j = 0; j < n; j++) {
         const calls_job *job = jobs[j];
         if (done[j].ok && rc == CS_OK) {
@@ -1469,8 +1476,6 @@ static void calls__steps(calls_worker *w, calls_job **jobs, size_t n)
                         job->ev ? calls__event_channel(job->ev) : NULL);
             if (job->kind == JOB_CMD)
                 calls__command_finish(w, job->cmd, done[j].r, CS_OK);
-        } else if (done[j].ok) {
-            calls__step_failed(w, job, rc);
         }
         if (rc != CS_OK && (j >= i || done[j].by_batch))
             again[n_again++] = jobs[j];

@@ -49,14 +49,18 @@ int log_init(const char *service, log_level min_level, const char *dir)
     return rc;
 }
 
-/* path opened again onto *fd's descriptor; -1 (and *fd kept) on failure. */
+/* path opened again onto fd's descriptor (close-on-exec, like the
+ * first); -1, and fd kept as it was, on failure or if the file was never
+ * opened (log_init failed for it). */
 static int log__reopen_one(const char *path, int fd)
 {
     int rc = 0, nfd;
-    if (fd < 0 || !path[0])
+    if (!path[0])
         return 0;
+    if (fd < 0)
+        return -1;
     nfd = log__open(path);
-    if (nfd < 0 || dup2(nfd, fd) < 0)
+    if (nfd < 0 || dup2(nfd, fd) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
         rc = -1;
     if (nfd >= 0)
         close(nfd);
