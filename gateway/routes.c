@@ -7,11 +7,13 @@
 #include <jansson.h>
 
 #include "callservice/v1/calls.pb-c.h"
+#include "callservice/v1/events.pb-c.h"
 #include "callservice/v1/users.pb-c.h"
 #include "pbjson.h"
 
 #define US   "/callservice.v1.UserService/"
 #define CS   "/callservice.v1.CallService/"
+#define ES   "/callservice.v1.EventService/"
 #define D(x) &callservice__v1__##x##__descriptor
 
 const gw_route gw_routes[] = {
@@ -60,6 +62,9 @@ const gw_route gw_routes[] = {
      D(list_active_calls_response), NULL, 0, 200, 1, "calls", "Calls not yet ended"},
     {"GET", "/api/calls/statistics", CS "GetCallStatistics", D(get_call_statistics_request),
      D(call_statistics), NULL, 0, 200, 1, "calls", "Call statistics over a period"},
+    {"GET", "/api/calls/:id/events", ES "ListCallEvents", D(list_call_events_request),
+     D(list_call_events_response), "call_id", 0, 200, 1, "calls",
+     "A call's events, oldest first (its timeline)"},
     {"GET", "/api/calls/:id", CS "GetCall", D(get_call_request), D(call), "call_id", 0, 200, 1,
      "calls", "Get a call by id"},
 };

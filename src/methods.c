@@ -60,6 +60,8 @@ static const rpc_method svc__app_methods[] = {
     C("AddCallNote", add_call_note_request, call_note, calls_add_note, 0),
 
     E("WatchEvents", watch_events_request, event, NULL, events_rpc_watch),
+    E("ListCallEvents", list_call_events_request, list_call_events_response,
+      events_rpc_list_call_events, NULL),
     E("PublishTyping", publish_typing_request, publish_typing_response, events_rpc_publish_typing,
       NULL),
 

@@ -1,5 +1,6 @@
 /*
- * events service: WatchEvents and PublishTyping, and the presence hook.
+ * events service: WatchEvents, ListCallEvents and PublishTyping, and the
+ * presence hook.
  *
  * WatchEvents only authenticates, validates and registers the stream with
  * the hub, then returns: the hub's threads do the replay and the live
@@ -91,6 +92,106 @@ static const db_stmt events__notify_stmt = {
     "SELECT pg_notify('" EVENTS_EPHEMERAL_CHANNEL "', $1)",
     1,
 };
+
+enum { EVENTS_LIST_DEFAULT = 100, EVENTS_LIST_MAX = 500 };
+
+/* $3 NULL: every event of the call (supervisors and admins); else those
+ * visible to that user. One more row than asked for says whether there is
+ * a next page. The (call_id, seq) index makes either a range scan. */
+static const db_stmt events__list_call_stmt = {
+    "events_list_call",
+    "SELECT " EVENTS_ROW_COLUMNS " FROM call_events WHERE call_id = $1::uuid AND seq > $2::int8"
+    " AND ($3::uuid IS NULL OR $3::uuid = ANY (visible_to)) ORDER BY seq LIMIT $4::int4 + 1",
+    4,
+};
+
+/* A copy of r's Event that owns its memory (the record's points into the
+ * record, its payload an unknown field): packed, then unpacked. */
+static Callservice__V1__Event *events__own_copy(const events_rec *r)
+{
+    Callservice__V1__Event *ev = NULL;
+    size_t len = protobuf_c_message_get_packed_size(&r->ev.base);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (buf != NULL && protobuf_c_message_pack(&r->ev.base, buf) == len)
+        ev = callservice__v1__event__unpack(NULL, len, buf);
+    free(buf);
+    return ev;
+}
+
+cs_err events_rpc_list_call_events(rpc_ctx *ctx, const ProtobufCMessage *req,
+                                   ProtobufCMessage **resp)
+{
+    const Callservice__V1__ListCallEventsRequest *r =
+        (const Callservice__V1__ListCallEventsRequest *)req;
+    Callservice__V1__ListCallEventsResponse *rsp = NULL;
+    auth_identity id;
+    char call_id[EVENTS_UUID_LEN + 1], user_id[EVENTS_UUID_LEN + 1], after[24], limit[16];
+    const char *params[4] = {call_id, after, NULL, limit};
+    int n, rows, i;
+    PGresult *res = NULL;
+    cs_err e;
+
+    e = svc_auth(ctx, &id);
+    if (e != CS_OK)
+        goto out;
+    if (!events_is_uuid(r->call_id)) {
+        e = rpc_fail(ctx, CS_ERR_INVALID, "call_id must be a uuid");
+        goto out;
+    }
+    if (r->after_seq < 0 || r->limit < 0 || r->limit > EVENTS_LIST_MAX) {
+        e = rpc_fail(ctx, CS_ERR_INVALID, "after_seq must not be negative, limit 0 to %d",
+                     EVENTS_LIST_MAX);
+        goto out;
+    }
+    n = r->limit ? r->limit : EVENTS_LIST_DEFAULT;
+    events_uuid_lower(call_id, r->call_id);
+    snprintf(after, sizeof after, "%lld", (long long)r->after_seq);
+    snprintf(limit, sizeof limit, "%d", n);
+    if (!auth_sees_all(&id)) {
+        events_uuid_lower(user_id, id.user_id);
+        params[2] = user_id;
+    }
+    e = db_exec_stmt(svc_db(ctx), DB_RETRY, &events__list_call_stmt, params, &res);
+    if (e != CS_OK) {
+        e = svc_db_fail(ctx, e);
+        goto out;
+    }
+    rows = PQntuples(res);
+    if (rows == 0 && r->after_seq == 0 && !auth_sees_all(&id)) {
+        e = rpc_fail(ctx, CS_ERR_NOT_FOUND, "call %s not found", call_id);
+        goto out;
+    }
+    rsp = malloc(sizeof *rsp);
+    if (rsp != NULL) {
+        callservice__v1__list_call_events_response__init(rsp);
+        rsp->events = calloc((size_t)(rows < n ? rows : n) + 1, sizeof *rsp->events);
+    }
+    if (rsp == NULL || rsp->events == NULL) {
+        e = rpc_fail(ctx, CS_ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < rows && i < n; i++) {
+        events_rec *rec = events_rec_from_row(res, i);
+        Callservice__V1__Event *ev = rec ? events__own_copy(rec) : NULL;
+        events_rec_free(rec);
+        if (ev == NULL) {
+            e = rpc_fail(ctx, CS_ERR_INTERNAL, "event %s of call %s could not be read",
+                         db_get_str(res, i, 0), call_id);
+            goto out;
+        }
+        rsp->events[rsp->n_events++] = ev;
+    }
+    if (rows > n)
+        rsp->next_after_seq = rsp->events[n - 1]->seq;
+    *resp = &rsp->base;
+    rsp = NULL;
+out:
+    if (rsp != NULL)
+        protobuf_c_message_free_unpacked(&rsp->base, NULL);
+    if (res != NULL)
+        PQclear(res);
+    return e;
+}
 
 cs_err events_rpc_publish_typing(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {

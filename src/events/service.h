@@ -26,6 +26,9 @@ void events_service_stop(svc_app *app);
 /* EventService.WatchEvents (server streaming). */
 cs_err events_rpc_watch(rpc_ctx *ctx, const ProtobufCMessage *req, rpc_stream *stream);
 /* EventService.PublishTyping (unary). */
+/* ListCallEvents: unary, on a worker (reads the event log). */
+cs_err events_rpc_list_call_events(rpc_ctx *ctx, const ProtobufCMessage *req,
+                                   ProtobufCMessage **resp);
 cs_err events_rpc_publish_typing(rpc_ctx *ctx, const ProtobufCMessage *req,
                                  ProtobufCMessage **resp);
 

@@ -275,6 +275,28 @@ test('hold and resume: the other party is held in Asterisk, hold time counted, e
   const types = eventTypesOf(c.id);
   assert.deepEqual(types.filter((t) => t >= 10), [10, 11, 10]);
   assert.equal(types.at(-1), 4);
+  // the call's timeline: every stored event, oldest first, in pages
+  const tl = await api.events.ListCallEvents({ call_id: c.id }, { token: a.token });
+  assert.deepEqual(tl.events.map((e) => e.type), pg.psql(`SELECT string_agg(type::text, ',' ORDER BY seq)
+    FROM call_events WHERE call_id = '${c.id}'`).split(',').map((t) => [
+    null, 'EVENT_TYPE_CALL_INITIATED', 'EVENT_TYPE_CALL_RINGING', 'EVENT_TYPE_CALL_ANSWERED',
+    'EVENT_TYPE_CALL_ENDED', 'EVENT_TYPE_CALL_TRANSFERRED', 'EVENT_TYPE_CALL_NOTE_ADDED', null, null,
+    null, 'EVENT_TYPE_CALL_HELD', 'EVENT_TYPE_CALL_RESUMED'][Number(t)]));
+  assert.equal(Number(tl.next_after_seq), 0);
+  const heldEv = tl.events.find((e) => e.type === 'EVENT_TYPE_CALL_HELD');
+  assert.equal(heldEv.call.callee.on_hold, true);
+  assert.equal(heldEv.user_id, a.id);
+  const p1 = await api.events.ListCallEvents({ call_id: c.id, limit: 2 }, { token: a.token });
+  assert.equal(p1.events.length, 2);
+  const p2 = await api.events.ListCallEvents({ call_id: c.id, after_seq: p1.next_after_seq, limit: 500 },
+    { token: a.token });
+  assert.deepEqual([...p1.events, ...p2.events].map((e) => e.seq), tl.events.map((e) => e.seq));
+  await expectGrpcError(api.events.ListCallEvents({ call_id: c.id }, { token: b.token }), 'NOT_FOUND');
+  await expectGrpcError(api.events.ListCallEvents({ call_id: c.id, limit: 501 }, { token: a.token }),
+    'INVALID_ARGUMENT');
+  await expectGrpcError(api.events.ListCallEvents({ call_id: 'x' }, { token: a.token }), 'INVALID_ARGUMENT');
+  assert.equal((await api.events.ListCallEvents({ call_id: c.id }, { token: users.s.token })).events.length,
+    tl.events.length);
   // statistics count the calls with a hold, and their average hold
   const st = await api.calls.GetCallStatistics({}, { token: a.token });
   const nHeld = Number(pg.psql(`SELECT count(*) FROM call_parties p JOIN calls c ON c.id = p.call_id

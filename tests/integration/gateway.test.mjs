@@ -146,7 +146,7 @@ describe('callgw without callsvc', () => {
       '/api/calls/make': ['post'], '/api/calls/{id}/answer': ['post'],
       '/api/calls/{id}/hangup': ['post'], '/api/calls/{id}/transfer': ['post'],
       '/api/calls/{id}/hold': ['post'], '/api/calls/{id}/resume': ['post'],
-      '/api/calls/{id}/dtmf': ['post'],
+      '/api/calls/{id}/dtmf': ['post'], '/api/calls/{id}/events': ['get'],
       '/api/calls/{id}/notes': ['post'], '/api/calls/history': ['get'],
       '/api/calls/active': ['get'], '/api/calls/statistics': ['get'], '/api/calls/{id}': ['get'],
     };
@@ -626,6 +626,23 @@ describe('callgw calls endpoints (callsvc + PostgreSQL + ARI simulator)',
       assert.equal(re.json.callee.onHold, false);
       assert.equal(re.json.heldAt, null);
       assertError(await post('a', `/api/calls/${id}/resume`), 409, 'FAILED_PRECONDITION', /not on hold/);
+      // the call's timeline so far, oldest first
+      const tl = await get('a', `/api/calls/${id}/events?limit=100`);
+      assert.equal(tl.status, 200, tl.text);
+      assert.deepEqual(Object.keys(tl.json).sort(), ['events', 'nextAfterSeq']);
+      assert.equal(tl.json.nextAfterSeq, '0');
+      const types = tl.json.events.map((e) => e.type);
+      assert.equal(types[0], 'call_initiated');
+      assert.deepEqual(types.slice(-2), ['call_held', 'call_resumed']);
+      assert.ok(types.includes('call_note_added'));
+      for (const e of tl.json.events) {
+        assertCamelKeys(e);
+        assertInt64(e.seq, 'seq');
+        assertTime(e.time, 'time', false);
+        if (e.type === 'call_note_added') assertNote(e.note); else assertCall(e.call);
+      }
+      assertError(await get('b', `/api/calls/${id}/events`), 404, 'NOT_FOUND');
+      assertError(await get('a', `/api/calls/${id}/events?limit=x`), 400, 'INVALID_ARGUMENT');
 
       assertError(await post('a', `/api/calls/${id}/transfer`, { to: 'x' }), 400, 'INVALID_ARGUMENT');
       const tr = await post('a', `/api/calls/${id}/transfer`, { to: u.b.ext });
