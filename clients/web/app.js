@@ -25,6 +25,9 @@ const state = {
   readyTimer: null,
   readyChain: 0,
   dtmfChain: Promise.resolve(), // the keypad's digits go out one request at a time, in order
+  // The open call's timeline: what it shows (up to lastSeq), and the live
+  // events that came while it loaded (added once it has).
+  timeline: null, // { callId, call, lastSeq: BigInt, loading, pending: [] }
 };
 
 // --- helpers -------------------------------------------------------------
@@ -49,6 +52,10 @@ function toast(msg) {
 }
 
 const fmtTime = (s) => (s ? new Date(s).toLocaleString() : '');
+// fmtTime with the seconds always shown (the timeline's events come seconds apart).
+const fmtTimeSec = (s) => (s ? new Date(s).toLocaleString(undefined, {
+  year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: '2-digit', second: '2-digit',
+}) : '');
 const fmtDur = (sec) => {
   const n = Number(sec || 0);
   return `${Math.floor(n / 60)}:${String(Math.floor(n % 60)).padStart(2, '0')}`; // whole seconds, as the server counts
@@ -154,6 +161,7 @@ function logout() {
   state.me = null;
   state.active.clear();
   state.openCall = null;
+  state.timeline = null;
   $('#app-view').hidden = true;
   $('#login-view').hidden = false;
 }
@@ -208,6 +216,7 @@ function connectSocket() {
   socket.on('call_note_added', (evt) => {
     noteSeq(evt);
     if (evt.note && evt.note.callId === state.openCall) appendNote(evt.note);
+    timelineLive(evt, 'call_note_added');
   });
   socket.on('user_status_changed', (evt) => {
     noteSeq(evt);
@@ -232,6 +241,8 @@ function noteSeq(evt) {
 
 function onCallEvent(name, evt) {
   noteSeq(evt);
+  // on the timeline even when the board has a newer version of the call already
+  if (name) timelineLive(evt, name);
   const call = evt.call || evt;
   if (!call || !call.id) return;
   const prev = state.active.get(call.id);
@@ -376,6 +387,137 @@ function renderCall(c) {
   $('#call-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v || '')]));
   $('#call-actions').replaceChildren(...callActions(c, { detail: false }));
   $('#call-dtmf').hidden = c.status !== 'in_progress';
+  if (state.timeline && state.timeline.callId === c.id) state.timeline.call = c;
+}
+
+// --- call timeline -----------------------------------------------------------------
+// The call's stored events, oldest first (GET /api/calls/:id/events), then
+// the live ones as they come. Events older than the event log's retention
+// (7 days) are gone, so an old call's timeline may be short or empty.
+
+// EventType by number, for a payload with enums as numbers.
+const EVENT_TYPES = ['unspecified', 'call_initiated', 'call_ringing', 'call_answered', 'call_ended',
+  'call_transferred', 'call_note_added', 'user_status_changed', 'typing', 'resync', 'call_held', 'call_resumed'];
+const TIMELINE_SKIP = new Set(['', 'unspecified', 'user_status_changed', 'typing', 'resync']);
+const TIMELINE_PAGES = 5;
+const TIMELINE_LIMIT = 100;
+
+// The short type ("call_held") whether the JSON says "call_held",
+// "EVENT_TYPE_CALL_HELD" or 10; else the Socket.IO event's name.
+function eventType(e, fallback = '') {
+  let t = e?.type;
+  if (typeof t === 'number' || (typeof t === 'string' && /^\d+$/.test(t))) t = EVENT_TYPES[Number(t)];
+  t = String(t || '').toLowerCase().replace(/^event_type_/, '');
+  return t || fallback;
+}
+
+const seqOf = (e) => {
+  try { return BigInt(e?.seq || 0); } catch { return 0n; }
+};
+
+function timelineWhat(type, e) {
+  const c = e.call || {};
+  switch (type) {
+    case 'call_initiated': return 'Call placed';
+    case 'call_ringing': return 'Ringing';
+    case 'call_answered': return 'Answered';
+    case 'call_held': return 'On hold';
+    case 'call_resumed': return 'Resumed';
+    case 'call_note_added': return 'Note added';
+    case 'call_transferred': {
+      // the transfer this event made is the call's last one
+      const to = (c.transfers || []).at(-1)?.to;
+      return to ? `Transferred to ${to}` : 'Transferred';
+    }
+    case 'call_ended': return c.hangupCause ? `Ended (${c.hangupCause})` : 'Ended';
+    default: return type.replace(/_/g, ' ');
+  }
+}
+
+// Who did it: "you", else the caller's or callee's name, else the
+// transferrer's (the event's call first, then the call as it is now), else
+// a note's author; nothing when the event names no user.
+function timelineWho(e) {
+  const uid = e.userId;
+  if (!uid) return '';
+  if (state.me && uid === state.me.id) return 'you';
+  const calls = [e.call, state.timeline?.call].filter(Boolean);
+  for (const c of calls) {
+    for (const p of [c.caller, c.callee]) if (p?.userId === uid && p.name) return p.name;
+  }
+  for (const c of calls) {
+    const t = (c.transfers || []).find((x) => x.byUserId === uid && x.byName);
+    if (t) return t.byName;
+  }
+  if (e.note?.authorId === uid && e.note.authorName) return e.note.authorName;
+  return '';
+}
+
+// Appends the events (in seq order) that come after the last one shown.
+function timelineAppend(events) {
+  const tl = state.timeline;
+  const list = $('#timeline');
+  const rows = [];
+  for (const { e, type } of events) {
+    const seq = seqOf(e);
+    if (seq <= tl.lastSeq) continue; // shown already (or older than what is shown)
+    tl.lastSeq = seq;
+    const who = timelineWho(e);
+    rows.push(el('li', { class: 'tl-row', 'data-type': type, 'data-seq': String(e.seq) },
+      el('time', { datetime: e.time || undefined }, fmtTimeSec(e.time)), ' ',
+      el('span', { class: 'tl-what' }, timelineWhat(type, e)),
+      who ? [' ', el('span', { class: 'tl-who' }, `by ${who}`)] : []));
+  }
+  list.append(...rows);
+  $('#timeline-empty').hidden = list.children.length > 0 || tl.loading || $('#timeline-error').textContent !== '';
+}
+
+// A call event over Socket.IO: on the open call's timeline if it is newer
+// than what is shown (kept aside while the timeline loads).
+function timelineLive(evt, name) {
+  const tl = state.timeline;
+  if (!tl || !evt || !evt.seq || evt.stored === false) return; // an action's answer, or ephemeral
+  const callId = evt.callId || evt.call?.id || evt.note?.callId;
+  if (callId !== tl.callId || state.openCall !== tl.callId) return;
+  const type = eventType(evt, name);
+  if (TIMELINE_SKIP.has(type)) return;
+  if (tl.loading) tl.pending.push({ e: evt, type });
+  else timelineAppend([{ e: evt, type }]);
+}
+
+function timelineReset(callId) {
+  state.timeline = callId ? { callId, call: null, lastSeq: 0n, loading: true, pending: [] } : null;
+  $('#timeline').replaceChildren();
+  $('#timeline-empty').hidden = true;
+  $('#timeline-more').hidden = true;
+  $('#timeline-error').textContent = '';
+}
+
+async function loadTimeline(tl) {
+  const isCurrent = () => state.timeline === tl && state.openCall === tl.callId;
+  let after = '0';
+  let more = false;
+  try {
+    for (let page = 0; page < TIMELINE_PAGES; page++) {
+      const q = new URLSearchParams({ afterSeq: after, limit: String(TIMELINE_LIMIT) });
+      const r = await api('GET', `/calls/${encodeURIComponent(tl.callId)}/events?${q}`);
+      if (!isCurrent()) return;
+      timelineAppend((r.events || []).map((e) => ({ e, type: eventType(e) }))
+        .filter(({ type }) => !TIMELINE_SKIP.has(type)));
+      const next = String(r.nextAfterSeq || '0');
+      if (next === '0' || next === after) { more = false; break; }
+      after = next;
+      more = true;
+    }
+  } catch (e) {
+    if (!isCurrent()) return;
+    $('#timeline-error').textContent = `Timeline unavailable: ${e.message}`;
+  }
+  // the events that came meanwhile, after what the pages showed
+  tl.loading = false;
+  $('#timeline-more').hidden = !more;
+  timelineAppend(tl.pending.sort((a, b) => (seqOf(a.e) < seqOf(b.e) ? -1 : seqOf(a.e) > seqOf(b.e) ? 1 : 0)));
+  tl.pending = [];
 }
 
 async function openCall(id) {
@@ -386,8 +528,12 @@ async function openCall(id) {
   $('#dtmf-sent').textContent = '';
   $('#notes').replaceChildren();
   $('#typing').textContent = '';
+  // from now on the call's live events are kept for its timeline
+  timelineReset(id);
+  const tl = state.timeline;
   try {
     const c = await api('GET', `/calls/${id}`);
+    if (state.timeline !== tl) return; // another call was opened meanwhile
     renderCall(c);
     (c.notes || []).forEach(appendNote);
     state.socket?.emit('join_call', { callId: id }, (ack) => {
@@ -395,7 +541,9 @@ async function openCall(id) {
     });
   } catch (e) {
     toast(e.message);
+    return;
   }
+  await loadTimeline(tl);
 }
 
 // DTMF to the other party of the open call (an IVR's menu, say): the
@@ -435,6 +583,7 @@ async function dtmfSubmit(ev) {
 function leaveCall() {
   if (state.openCall) state.socket?.emit('leave_call', { callId: state.openCall }, () => {});
   state.openCall = null;
+  state.timeline = null;
 }
 
 function onNoteInput() {

@@ -88,6 +88,16 @@ async function loginPage(user) {
   await page.evaluate(() => { window.noReload = true; });
   return { page, errors };
 }
+// Waits until the call details' timeline has rows of these types, in this
+// order (others may come between).
+const waitTimeline = (page, types) => page.waitForFunction((want) => {
+  let i = 0;
+  for (const r of document.querySelectorAll('#timeline .tl-row')) if (r.dataset.type === want[i]) i++;
+  return i === want.length;
+}, types, { timeout: 10000 }).catch(async (e) => {
+  const got = await page.$$eval('#timeline .tl-row', (rs) => rs.map((r) => r.dataset.type));
+  throw new Error(`timeline ${JSON.stringify(got)}, wanted ${JSON.stringify(types)} in order: ${e.message}`);
+});
 const row = (page, callId, status) =>
   `#board-body tr[data-call="${callId}"]${status ? `[data-status=${status}]` : ''}`;
 
@@ -294,6 +304,17 @@ test('hold and resume from the board and the details, the held party live on bot
   await waitFor(async () => (await leg('b')).on_hold === false, { what: 'the sim to let Bob\'s channel go' });
   await bob.page.waitForSelector(`${row(bob.page, callId)} .badge.on-hold`, { state: 'detached', timeout: 10000 });
 
+  // The timeline: the call's events loaded with the details (oldest first),
+  // then call_resumed added live; in order, each at most once.
+  await waitTimeline(sup.page, ['call_initiated', 'call_held', 'call_resumed']);
+  const tl = await sup.page.$$eval('#timeline .tl-row', (rs) => rs.map((r) => ({
+    type: r.dataset.type, seq: r.dataset.seq, text: r.textContent })));
+  const seqs = tl.map((r) => BigInt(r.seq));
+  assert.ok(seqs.every((q, i) => i === 0 || q > seqs[i - 1]), `timeline seqs in order, no duplicates: ${seqs}`);
+  assert.match(tl.find((r) => r.type === 'call_initiated').text, /Call placed/);
+  assert.match(tl.find((r) => r.type === 'call_held').text, /\d:\d\d:\d\d.*On hold by you$/);
+  assert.match(tl.find((r) => r.type === 'call_resumed').text, /Resumed by you$/);
+
   // DTMF: keys go out as pressed, the form sends a string; the page lists what went out.
   assert.equal(await sup.page.isVisible('#call-dtmf'), true, 'the keypad on a call in progress');
   for (const k of ['1', '2', '3']) await sup.page.getByRole('button', { name: `Send DTMF ${k}` }).click();
@@ -315,6 +336,11 @@ test('hold and resume from the board and the details, the held party live on bot
   await sup.page.locator('#call-actions').getByRole('button', { name: /hang up/i }).click();
   await sup.page.waitForSelector('#call-facts dd .badge.completed', { timeout: 10000 });
   assert.equal(await sup.page.isHidden('#call-dtmf'), true);
+  // call_ended joins the timeline live, after the resume
+  await waitTimeline(sup.page, ['call_initiated', 'call_held', 'call_resumed', 'call_ended']);
+  assert.equal(await sup.page.locator('#timeline .tl-row[data-type=call_ended]').count(), 1);
+  assert.match(await sup.page.textContent('#timeline .tl-row[data-type=call_ended]'), /Ended/);
+  await shot(sup.page, '14-timeline.png', { fullPage: true });
   await sup.page.click('nav a[data-view=history]');
   const hRow = sup.page.locator('#history-body tr', { has: sup.page.locator(`a[href="#call/${callId}"]`) });
   await hRow.waitFor({ timeout: 10000 });
