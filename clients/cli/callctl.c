@@ -81,6 +81,9 @@ static const view view_calls = {"calls",
                                  "callee.extension", "callee.number", "createdAt",
                                  "durationSeconds"},
                                 NULL};
+/* a call's timeline: one row an event, oldest first */
+static const view view_events = {
+    "events", {"seq", "type", "time", "userId", "call.status", "call.hangupCause"}, NULL};
 /* hold, resume and dtmf: who is held, since when, and the hold time so far */
 static const view view_hold = {NULL,
                                {"id", "status", "caller.name", "caller.extension", "caller.onHold",
@@ -115,6 +118,7 @@ typedef struct command {
 
 #define US "/callservice.v1.UserService/"
 #define CS "/callservice.v1.CallService/"
+#define ES "/callservice.v1.EventService/"
 #define OS "/callservice.v1.OpsService/"
 static const command commands[] = {
     {{"login", NULL},
@@ -269,6 +273,14 @@ static const command commands[] = {
      &view_call,
      0,
      "call get CALL_ID"},
+    {{"call", "events"},
+     ES "ListCallEvents",
+     &callservice__v1__list_call_events_request__descriptor,
+     &callservice__v1__list_call_events_response__descriptor,
+     {"callId"},
+     &view_events,
+     0,
+     "call events CALL_ID [--after-seq N] [--limit N]   (its timeline, oldest first)"},
     {{"calls", "active"},
      CS "ListActiveCalls",
      &callservice__v1__list_active_calls_request__descriptor,

@@ -325,6 +325,22 @@ describe('callctl', () => {
     assert.equal(ctl(['call', 'hold', call.id], { env: envA }).code, 8, 'hold an ended call');
     assert.equal(ctl(['call', 'dtmf', call.id, '1'], { env: envA }).code, 8, 'dtmf to an ended call');
     assert.ok(Number(callGet(call.id, envA).holdSeconds) >= 1, 'the hold time is kept');
+
+    // the call's timeline, oldest first; in pages with --after-seq and --limit
+    const tl = ctlJsonAs(envA, ['call', 'events', call.id]);
+    const types = tl.events.map((e) => e.type);
+    assert.equal(types[0], 'call_initiated');
+    assert.equal(types.at(-1), 'call_ended');
+    assert.deepEqual(types.filter((t) => t === 'call_held' || t === 'call_resumed'),
+      ['call_held', 'call_resumed', 'call_held', 'call_resumed']);
+    const page = ctlJsonAs(envA, ['call', 'events', call.id, '--after-seq', tl.events[0].seq, '--limit', '1']);
+    assert.deepEqual(page.events.map((e) => e.seq), [tl.events[1].seq]);
+    assert.equal(page.nextAfterSeq, tl.events[1].seq);
+    const table = ctl(['call', 'events', call.id], { env: envA });
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /^seq\s+type\s+time\s+userId\s+call\.status/m);
+    assert.match(table.out, /\bcall_held\b.*\bin_progress\b/);
+    assert.equal(ctl(['call', 'events', call.id], { env: other }).code, 6, 'another agent\'s call');
     await sim.control('DELETE', `/_sim/endpoints/PJSIP/${b.sipDevice.extension}`);
     for (const e of [envA, envB, other]) fs.rmSync(e.CALLCTL_CONFIG_DIR, { recursive: true, force: true });
   });
