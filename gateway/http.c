@@ -742,16 +742,15 @@ static int gw__expects_continue(struct lws *wsi)
            strcasecmp(expect, "100-continue") == 0;
 }
 
-/* Sends the interim 100 if the client waits for it. Only a body that will
- * be read gets it: a request refused on its headers is answered at once
- * instead, as RFC 9110 allows. -1 if the socket cannot take it. */
+/* Sends the interim 100 to a client that waits for it (gw__expects_continue).
+ * Only a body that will be read gets it: a request refused on its headers
+ * is answered at once instead, as RFC 9110 allows. -1 if the socket cannot
+ * take it. */
 static int gw__continue(struct lws *wsi)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     unsigned char buf[LWS_PRE + sizeof cont];
     int n;
-    if (!gw__expects_continue(wsi))
-        return 0;
     /* Straight to the socket, ahead of the answer (lws keeps no state for
      * it; an unsent tail is buffered and goes out before anything else). */
     memcpy(buf + LWS_PRE, cont, sizeof cont - 1);
@@ -836,16 +835,17 @@ static int gw__on_http(gw_http *h, struct lws *wsi, gw_pss *pss, const char *pat
         if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
             strtoull(clen, NULL, 10) > 0) {
             unsigned long long cl = strtoull(clen, NULL, 10);
+            int waits = gw__expects_continue(wsi);
             /* Far too large to swallow, or too large and not sent yet (the
              * client waits for a 100): answer and close. */
-            if (cl > 8 * h->cfg.max_body || (cl > h->cfg.max_body && gw__expects_continue(wsi))) {
+            if (cl > 8 * h->cfg.max_body || (cl > h->cfg.max_body && waits)) {
                 gw__add_hdr(r, "connection", "close");
                 gw__http_error(r, 413, "PAYLOAD_TOO_LARGE", "request body too large");
                 r->body_seen = (size_t)-1;
                 goto done;
             }
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, h->cfg.client_timeout_s);
-            if (gw__copy_query(r, wsi) != 0 || gw__continue(wsi) != 0)
+            if (gw__copy_query(r, wsi) != 0 || (waits && gw__continue(wsi) != 0))
                 rc = -1;
             goto done; /* the body follows */
         }

@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 
 #include "common/config.h"
@@ -158,10 +157,7 @@ static void *gw_signal_thread(void *arg)
     sigaddset(&set, SIGHUP);
     while (sigwait(&set, &sig) == 0) {
         if (sig == SIGHUP) {
-            if (log_reopen() == 0)
-                log_info("SIGHUP: log files opened again");
-            else
-                log_error("SIGHUP: log files not opened again: %s", strerror(errno));
+            log_reopen("SIGHUP");
             continue;
         }
         log_info("signal %d: shutting down", sig);

@@ -262,10 +262,7 @@ static int svc__serve(svc_app *app)
             break;
         }
         if (sig == SIGHUP) {
-            if (log_reopen() == 0)
-                log_info("SIGHUP: log files opened again");
-            else
-                log_error("SIGHUP: log files not opened again: %s", strerror(errno));
+            log_reopen("SIGHUP");
             continue;
         }
         if (sig < 0 && errno != EAGAIN && errno != EINTR) {

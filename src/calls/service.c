@@ -10,7 +10,6 @@
  */
 #include "calls/internal.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,8 +491,7 @@ static cs_err calls__by_id(rpc_ctx *ctx, calls_cmd_kind kind, const char *call_i
         return rpc_fail(ctx, CS_ERR_INVALID, "digits must be 1 to 32 of 0-9, '*', '#', A-D");
     /* lower case, as ids are made and as ARI events name them: the call's
      * worker is picked by a hash of it */
-    for (size_t i = 0; i < sizeof cmd.call_id - 1 && call_id[i]; i++)
-        cmd.call_id[i] = (char)tolower((unsigned char)call_id[i]);
+    events_uuid_lower(cmd.call_id, call_id);
     cmd.to = to;
     return calls__run(ctx, &cmd, resp);
 }

@@ -50,28 +50,39 @@ int log_init(const char *service, log_level min_level, const char *dir)
 }
 
 /* path opened again onto fd's descriptor (close-on-exec, like the
- * first); -1, and fd kept as it was, on failure or if the file was never
- * opened (log_init failed for it). */
-static int log__reopen_one(const char *path, int fd)
+ * first). NULL, or why not (fd kept as it was): the file was never opened
+ * (log_init failed for it), or the system's error. */
+static const char *log__reopen_one(const char *path, int fd)
 {
-    int rc = 0, nfd;
+    const char *why = NULL;
+    int nfd;
     if (!path[0])
-        return 0;
+        return NULL;
     if (fd < 0)
-        return -1;
+        return "it was never opened";
     nfd = log__open(path);
     if (nfd < 0 || dup2(nfd, fd) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-        rc = -1;
+        why = strerror(errno);
     if (nfd >= 0)
         close(nfd);
-    return rc;
+    return why;
 }
 
-int log_reopen(void)
+int log_reopen(const char *why)
 {
-    int a = log__reopen_one(log_state.combined_path, log_state.combined_fd);
-    int b = log__reopen_one(log_state.error_path, log_state.error_fd);
-    return a == 0 && b == 0 ? 0 : -1;
+    const char *paths[] = {log_state.combined_path, log_state.error_path};
+    const int fds[] = {log_state.combined_fd, log_state.error_fd};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        const char *err = log__reopen_one(paths[i], fds[i]);
+        if (err) {
+            log_error("%s: %s not opened again: %s", why, paths[i], err);
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        log_info("%s: log files opened again", why);
+    return rc;
 }
 
 void log_shutdown(void)

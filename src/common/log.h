@@ -16,11 +16,12 @@ typedef enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_leve
  * Returns 0, or -1 if the directory's files cannot be opened (stderr still works). */
 int log_init(const char *service, log_level min_level, const char *dir);
 void log_shutdown(void);
-/* Opens the directory's files again (SIGHUP, after logrotate has moved
- * them): each new file takes the old one's descriptor (dup2), so a line is
- * written whole to one file or the other. Returns 0 (also with no
- * directory), or -1 if a file cannot be opened (that one keeps the old). */
-int log_reopen(void);
+/* Opens the directory's files again (after logrotate has moved them):
+ * each new file takes the old one's descriptor (dup2), so a line is
+ * written whole to one file or the other. Logs the outcome, "<why>: log
+ * files opened again" or why not. Returns 0 (also with no directory), or
+ * -1 if a file cannot be opened (that one keeps the old). */
+int log_reopen(const char *why);
 /* "debug", "info", "warn" or "error"; -1 for anything else. */
 int log_level_parse(const char *s);
 int log_enabled(log_level level);

@@ -93,6 +93,20 @@ static const db_stmt events__notify_stmt = {
     1,
 };
 
+/* The caller's identity, and the request's call id checked and
+ * lower-cased into call_id; an error answered on ctx otherwise. */
+static cs_err events__auth_call(rpc_ctx *ctx, const char *raw, auth_identity *id,
+                                char call_id[EVENTS_UUID_LEN + 1])
+{
+    cs_err e = svc_auth(ctx, id);
+    if (e != CS_OK)
+        return e;
+    if (!events_is_uuid(raw))
+        return rpc_fail(ctx, CS_ERR_INVALID, "call_id must be a uuid");
+    events_uuid_lower(call_id, raw);
+    return CS_OK;
+}
+
 enum { EVENTS_LIST_DEFAULT = 100, EVENTS_LIST_MAX = 500 };
 
 /* $3 NULL: every event of the call (supervisors and admins); else those
@@ -131,20 +145,15 @@ cs_err events_rpc_list_call_events(rpc_ctx *ctx, const ProtobufCMessage *req,
     PGresult *res = NULL;
     cs_err e;
 
-    e = svc_auth(ctx, &id);
+    e = events__auth_call(ctx, r->call_id, &id, call_id);
     if (e != CS_OK)
         goto out;
-    if (!events_is_uuid(r->call_id)) {
-        e = rpc_fail(ctx, CS_ERR_INVALID, "call_id must be a uuid");
-        goto out;
-    }
     if (r->after_seq < 0 || r->limit < 0 || r->limit > EVENTS_LIST_MAX) {
         e = rpc_fail(ctx, CS_ERR_INVALID, "after_seq must not be negative, limit 0 to %d",
                      EVENTS_LIST_MAX);
         goto out;
     }
     n = r->limit ? r->limit : EVENTS_LIST_DEFAULT;
-    events_uuid_lower(call_id, r->call_id);
     snprintf(after, sizeof after, "%lld", (long long)r->after_seq);
     snprintf(limit, sizeof limit, "%d", n);
     if (!auth_sees_all(&id)) {
@@ -212,14 +221,9 @@ cs_err events_rpc_publish_typing(rpc_ctx *ctx, const ProtobufCMessage *req, Prot
     struct timespec now;
     cs_err e;
 
-    e = svc_auth(ctx, &id);
+    e = events__auth_call(ctx, r->call_id, &id, call_id);
     if (e != CS_OK)
         goto out;
-    if (!events_is_uuid(r->call_id)) {
-        e = rpc_fail(ctx, CS_ERR_INVALID, "call_id must be a uuid");
-        goto out;
-    }
-    events_uuid_lower(call_id, r->call_id);
     events_uuid_lower(user_id, id.user_id);
     e = db_exec_stmt(db, DB_RETRY, &events__participants_stmt, params, &res);
     if (e != CS_OK) {
